@@ -1,0 +1,72 @@
+"""The root of Coffer's exception tree and the CLI exit codes.
+
+Every package defines its own subtree under :class:`CofferError`; each class carries the exit code
+the CLI returns for it, so a user error always ends as one line on stderr plus a documented code::
+
+    CofferError (1)
+    ├── UsageError (2)                  bad flags or arguments
+    ├── RepositoryError (10)            no repository here / unsupported format
+    │   └── RepositoryLocked (13)
+    ├── KeyError_ (11)                  wrong or malformed key, no slot opens
+    ├── IntegrityError (12)             authentication failed on stored data
+    ├── coffer.backends.BackendError (14)   storage failures (see that package)
+    ├── VaultError (15)                 key vault unreachable, locked, refused
+    └── PartialBackup (3)               backup finished but skipped some files
+
+Exit codes (documented in README.md): 0 ok, 1 unexpected, 2 usage, 3 partial backup,
+10 repository, 11 key, 12 integrity, 13 locked, 14 storage, 15 vault, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+
+class CofferError(Exception):
+    """Base class of every error Coffer raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(CofferError):
+    """The caller asked for something that cannot work (bad argument, wrong combination)."""
+
+    exit_code = 2
+
+
+class PartialBackup(CofferError):
+    """A backup completed but some sources could not be read; the snapshot lists them."""
+
+    exit_code = 3
+
+
+class RepositoryError(CofferError):
+    """The repository is missing, not a Coffer repository, or of an unsupported version."""
+
+    exit_code = 10
+
+
+class RepositoryLocked(RepositoryError):
+    """Another process holds a conflicting lock on the repository."""
+
+    exit_code = 13
+
+
+class WrongKey(CofferError):
+    """No key slot opens with the given key or password, or the key is malformed."""
+
+    exit_code = 11
+
+
+class IntegrityError(CofferError):
+    """Stored data failed authentication or structural checks: corrupted or tampered with."""
+
+    exit_code = 12
+
+
+class VaultError(CofferError):
+    """The key vault could not be reached, refused the request, or has locked the account."""
+
+    exit_code = 15
+
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130
