@@ -12,7 +12,9 @@ Rules (the conformance suite in ``tests/backends/test_conformance.py`` checks ea
   and document the race; nothing in Coffer depends on the check for safety.)
 - ``load`` with ``offset``/``length`` is a ranged read. A read that would return fewer bytes than
   asked (object shorter than ``offset + length``) raises :class:`ShortRead` — never a silent
-  short buffer. A missing object raises :class:`ObjectNotFound`.
+  short buffer. A missing object raises :class:`ObjectNotFound`. ``length=None`` reads to the
+  end; ``offset`` equal to the size gives ``b""``; ``offset`` beyond the size is a
+  :class:`ShortRead`; negative ``offset`` or ``length`` is a ``ValueError`` (caller bug).
 - ``stat`` returns the size; ``list`` yields ``(name, size)`` for one type, in no given order.
 - ``remove`` of a missing object raises :class:`ObjectNotFound`; on an append-only backend every
   ``remove`` raises :class:`AppendOnlyError`.
@@ -95,7 +97,7 @@ class Capabilities:
     append_only: bool = False
     ranged_read: bool = True
     atomic_exclusive_create: bool = True
-    """``save`` refuses an existing name atomically (False for S3 servers that ignore If-None-Match)."""
+    """``save`` refuses an existing name atomically (False where If-None-Match is ignored)."""
     max_object_size: int | None = None
     remote: bool = False
 
@@ -118,6 +120,21 @@ def check_name(kind: ObjectType, name: str) -> str:
     return name
 
 
+def check_range(offset: int, length: int | None) -> None:
+    """Reject negative ranges (a caller bug, hence ``ValueError``)."""
+    if offset < 0 or (length is not None and length < 0):
+        raise ValueError(f"invalid range: offset={offset} length={length}")
+
+
+def slice_range(data: bytes, offset: int, length: int | None, what: str) -> bytes:
+    """Cut ``[offset, offset + length)`` out of a whole object, raising :class:`ShortRead`."""
+    check_range(offset, length)
+    end = len(data) if length is None else offset + length
+    if offset > len(data) or end > len(data):
+        raise ShortRead(f"{what}: wanted bytes [{offset}, {end}) of a {len(data)}-byte object")
+    return data[offset:end]
+
+
 class Backend(abc.ABC):
     """Abstract object store; see the module docstring for the contract."""
 
@@ -133,7 +150,9 @@ class Backend(abc.ABC):
         """Store ``data`` atomically under ``(kind, name)``."""
 
     @abc.abstractmethod
-    def load(self, kind: ObjectType, name: str, offset: int = 0, length: int | None = None) -> bytes:
+    def load(
+        self, kind: ObjectType, name: str, offset: int = 0, length: int | None = None
+    ) -> bytes:
         """Return the object's bytes, or the range ``[offset, offset + length)``."""
 
     @abc.abstractmethod
