@@ -12,8 +12,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from coffer.backends.base import Backend
+from coffer.backends.faults import FaultInjector
+from coffer.backends.limits import LimitedBackend
 from coffer.backends.local import LocalBackend
 from coffer.backends.memory import MemoryBackend
+from coffer.backends.retry import RetryBackend
 
 Factory = Callable[[pytest.FixtureRequest], Backend]
 
@@ -33,10 +36,39 @@ def _local(request: pytest.FixtureRequest) -> Backend:
     return LocalBackend(tmp / "repo")
 
 
+def _no_sleep(seconds: float) -> None:
+    pass
+
+
+def _retry_memory(request: pytest.FixtureRequest) -> Backend:
+    return RetryBackend(MemoryBackend(), sleep=_no_sleep)
+
+
+def _limits_local(request: pytest.FixtureRequest) -> Backend:
+    # Limits high enough not to slow the suite; the limiter code still runs on every call.
+    return LimitedBackend(_local(request), connections=2, upload_kib=1 << 20, download_kib=1 << 20)
+
+
+def _faults_memory(request: pytest.FixtureRequest) -> Backend:
+    return FaultInjector(MemoryBackend())
+
+
+def _retry_flaky_local(request: pytest.FixtureRequest) -> Backend:
+    """20% of calls fail transiently (and some uploads lose their reply); retries hide it."""
+    flaky = FaultInjector(
+        _local(request), fail_rate=0.2, seed=1234, lost_ack_calls=range(3, 10_000, 7)
+    )
+    return RetryBackend(flaky, attempts=12, sleep=_no_sleep)
+
+
 FACTORIES: dict[str, Factory] = {
     "memory": _memory,
     "memory-named": _memory_named,
     "local": _local,
+    "retry(memory)": _retry_memory,
+    "limits(local)": _limits_local,
+    "faults(memory)": _faults_memory,
+    "retry(flaky(local))": _retry_flaky_local,
 }
 
 
