@@ -17,6 +17,9 @@ from coffer.backends.limits import LimitedBackend
 from coffer.backends.local import LocalBackend
 from coffer.backends.memory import MemoryBackend
 from coffer.backends.retry import RetryBackend
+from coffer.backends.s3 import S3Backend
+
+from .servers import S3_KEY, S3_SECRET, Server, rclone_server
 
 Factory = Callable[[pytest.FixtureRequest], Backend]
 
@@ -61,7 +64,27 @@ def _retry_flaky_local(request: pytest.FixtureRequest) -> Backend:
     return RetryBackend(flaky, attempts=12, sleep=_no_sleep)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("s3") / "root"
+    with rclone_server(["s3", "--auth-key", f"{S3_KEY},{S3_SECRET}"], root) as server:
+        (root / "coffer").mkdir()  # the bucket
+        yield server
+
+
+def _s3(request: pytest.FixtureRequest) -> Backend:
+    server: Server = request.getfixturevalue("s3_server")
+    return S3Backend(
+        "coffer",
+        f"t/{uuid.uuid4().hex}",
+        endpoint_url=server.url,
+        access_key=S3_KEY,
+        secret_key=S3_SECRET,
+    )
+
+
 FACTORIES: dict[str, Factory] = {
+    "s3": _s3,
     "memory": _memory,
     "memory-named": _memory_named,
     "local": _local,

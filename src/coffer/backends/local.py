@@ -179,8 +179,11 @@ class LocalBackend(Backend):
 
     def list(self, kind: ObjectType) -> Iterator[tuple[str, int]]:
         if kind is ObjectType.CONFIG:
-            with contextlib.suppress(ObjectNotFound):
-                yield "config", self.stat(kind, "config")
+            try:
+                size = self.stat(kind, "config")
+            except ObjectNotFound:
+                return
+            yield "config", size
             return
         top = self._root / kind.value
         folders = [top]

@@ -39,7 +39,9 @@ def _open_memory(rest: str) -> Backend:
 
 
 def _open_s3(rest: str) -> Backend:
-    raise BackendConfigError("the s3: backend is not available yet")  # STEP1
+    from coffer.backends.s3 import S3Backend
+
+    return S3Backend.from_address(rest)
 
 
 def _open_rest(rest: str) -> Backend:

