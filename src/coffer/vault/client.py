@@ -1,0 +1,411 @@
+"""The vault client the CLI uses: OPAQUE flows over HTTP (httpx), with the vault key pinned.
+
+Rules:
+
+- The vault's public key is pinned: given by the caller (``pinned_key``), or trusted on first use
+  and recorded in a known-vaults file (JSON, mode 0600) keyed by the vault URL, shown to the user
+  as a fingerprint. A different key is refused with :class:`VaultKeyMismatch` before any password
+  is used. The pin is also passed into OPAQUE (``Config.pinned_server_public_key``), so a
+  registration response or a KE2 made with another key fails even if ``/v1/info`` lied.
+- V never leaves the client in clear: it is sealed under ``HKDF(export_key, "…/escrow")`` with the
+  account name as associated data before upload; on recovery the vault's answer is opened twice
+  (release layer under the session key, then the escrow layer).
+- A wrong password is detected on the client (the envelope does not open); the client then tells
+  the vault to end the attempt (``/v1/recover/abort``) and raises :class:`WrongPassword` with the
+  attempts left. The attempt was spent when the KE2 was issued, whatever the client does.
+- Only :mod:`coffer.vault.errors` classes escape; transport failures are
+  :class:`VaultUnavailable`, malformed answers :class:`VaultProtocolError`.
+
+Theory of operation: each public method is one flow of :mod:`coffer.vault.protocol`, driven
+with the sans-I/O functions of :mod:`coffer.opaque`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from coffer.opaque import (
+    KSF,
+    REGISTRATION_RESPONSE_LEN,
+    Config,
+    EncodingError,
+    InvalidLogin,
+    MisuseError,
+    client_login_finish,
+    client_login_start,
+    client_registration_finish,
+    client_registration_start,
+)
+from coffer.vault import _crypto, wire
+from coffer.vault.errors import (
+    AccountExists,
+    AttemptExpired,
+    BadRequest,
+    Conflict,
+    RateLimited,
+    RequestRefused,
+    TooLarge,
+    VaultKeyMismatch,
+    VaultLocked,
+    VaultProtocolError,
+    VaultUnavailable,
+    WrongPassword,
+)
+from coffer.vault.protocol import CONTEXT
+
+_CODES: dict[str, type[RequestRefused]] = {
+    "bad_request": BadRequest,
+    "account_exists": AccountExists,
+    "conflict": Conflict,
+    "attempt_expired": AttemptExpired,
+    "too_large": TooLarge,
+    "locked": VaultLocked,
+    "rate_limited": RateLimited,
+}
+
+
+@dataclass(frozen=True)
+class VaultInfo:
+    """What ``/v1/info`` says (after the key was checked against the pin)."""
+
+    url: str
+    public_key: bytes
+    fingerprint: str
+    suite: str
+    max_attempts: int
+    default_ksf: KSF
+
+
+@dataclass
+class _Login:
+    attempt_id: bytes
+    ke3: bytes
+    session_key: bytes
+    export_key: bytes
+    attempts_left: int
+
+    def __repr__(self) -> str:
+        return f"_Login(attempts_left={self.attempts_left}, keys=<redacted>)"
+
+
+class VaultClient:
+    """A client of one vault. ``transport`` may be an ``httpx.BaseTransport`` or a whole
+    ``httpx.Client`` (e.g. Starlette's ``TestClient``) for in-process tests."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pinned_key: bytes | None = None,
+        known_vaults_path: Path | None = None,
+        transport: httpx.BaseTransport | httpx.Client | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.pinned_key = pinned_key
+        self.known_vaults_path = known_vaults_path
+        if isinstance(transport, httpx.Client):
+            self._http = transport
+        else:
+            self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._info: VaultInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"VaultClient({self.url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VaultClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public API ------------------------------------------------------------------------
+    def info(self) -> VaultInfo:
+        """Fetch ``/v1/info`` and check the key against the pin (or pin it on first use)."""
+        if self._info is None:
+            body = self._call("GET", "/v1/info")
+            key = self._bytes(body, "public_key", 32)
+            self._check_pin(key)
+            self._info = VaultInfo(
+                self.url,
+                key,
+                _crypto.fingerprint(key),
+                str(body.get("suite")),
+                int(body.get("max_attempts", 0)),
+                self._ksf(body.get("default_ksf")),
+            )
+        return self._info
+
+    def register(
+        self, account: str, password: bytes, secret: bytes, ksf: KSF | None = None
+    ) -> None:
+        """First registration of ``account``: escrow ``secret`` (V) behind ``password``."""
+        wire.check_account(account)
+        ksf = ksf or self.info().default_ksf
+        state, request = client_registration_start(password)
+        start = self._post("/v1/register/start", account=account, registration_request=request)
+        record, export_key = self._finish_registration(state, start, ksf)
+        self._post(
+            "/v1/register/finish",
+            account=account,
+            registration_id=self._bytes(start, "registration_id", wire.ID_LEN),
+            record=record,
+            sealed_secret=self._escrow(export_key, account, secret),
+            ksf=wire.ksf_to_json(ksf),
+        )
+
+    def recover(self, account: str, password: bytes) -> bytes:
+        """Log in and return V; raises WrongPassword, VaultLocked or VaultUnavailable."""
+        login = self._login(account, password)
+        body = self._post_login_end(
+            "/v1/recover/finish", login, attempt_id=login.attempt_id, ke3=login.ke3
+        )
+        return self._open_secret(body, login, login.export_key, account)
+
+    def change_password(self, account: str, old: bytes, new: bytes, ksf: KSF | None = None) -> None:
+        """Replace the record: log in with ``old``, re-register with ``new``, keep V."""
+        login = self._login(account, old)
+        ksf = ksf or self.info().default_ksf
+        state, request = client_registration_start(new)
+        auth_key = _crypto.derive(login.session_key, _crypto.LABEL_AUTH)
+        grant = self._post_login_end(
+            "/v1/password/change",
+            login,
+            attempt_id=login.attempt_id,
+            ke3=login.ke3,
+            registration_request=request,
+            auth=_crypto.mac(auth_key, b"change", login.attempt_id, request),
+        )
+        secret = self._open_secret(grant, login, login.export_key, account)
+        record, export_key = self._finish_registration(state, grant, ksf)
+        sealed = self._escrow(export_key, account, secret)
+        grant_id = self._bytes(grant, "grant_id", wire.ID_LEN)
+        ksf_text = wire.ksf_canonical(ksf).encode()
+        self._post(
+            "/v1/password/commit",
+            grant_id=grant_id,
+            account=account,
+            record=record,
+            sealed_secret=sealed,
+            ksf=wire.ksf_to_json(ksf),
+            auth=_crypto.mac(auth_key, b"commit", grant_id, record, sealed, ksf_text),
+        )
+
+    def delete(self, account: str, password: bytes) -> None:
+        """Delete the account's record and escrowed secret (after a fresh login)."""
+        login = self._login(account, password)
+        auth_key = _crypto.derive(login.session_key, _crypto.LABEL_AUTH)
+        self._post_login_end(
+            "/v1/account/delete",
+            login,
+            attempt_id=login.attempt_id,
+            ke3=login.ke3,
+            auth=_crypto.mac(auth_key, b"delete", login.attempt_id),
+        )
+
+    def attempts_left(self, account: str) -> int:
+        """How many password guesses remain for ``account`` (0 when locked)."""
+        wire.check_account(account)
+        body = self._call("GET", "/v1/attempts", params={"account": account})
+        return self._int(body, "attempts_left")
+
+    # -- flows -----------------------------------------------------------------------------
+    def _config(self, ksf: KSF) -> Config:
+        return Config(context=CONTEXT, ksf=ksf, pinned_server_public_key=self.info().public_key)
+
+    def _login(self, account: str, password: bytes) -> _Login:
+        wire.check_account(account)
+        self.info()
+        state, ke1 = client_login_start(password)
+        start = self._post("/v1/recover/start", account=account, ke1=ke1)
+        attempt_id = self._bytes(start, "attempt_id", wire.ID_LEN)
+        left = self._int(start, "attempts_left")
+        ksf = self._ksf(start.get("ksf"))
+        try:
+            ke3, session, export = client_login_finish(
+                state, self._bytes(start, "ke2", None), self._config(ksf)
+            )
+        except (InvalidLogin, EncodingError):
+            raise WrongPassword(self._abort(attempt_id, left)) from None
+        return _Login(attempt_id, ke3, session, export, left)
+
+    def _abort(self, attempt_id: bytes, left: int) -> int:
+        try:
+            body = self._post("/v1/recover/abort", attempt_id=attempt_id)
+            return self._int(body, "attempts_left")
+        except (AttemptExpired, VaultUnavailable, VaultProtocolError):
+            return left
+
+    def _post_login_end(self, path: str, login: _Login, **fields: Any) -> dict[str, Any]:
+        try:
+            return self._post(path, **fields)
+        except _LoginFailed as exc:
+            raise WrongPassword(exc.attempts_left) from None
+
+    def _finish_registration(
+        self, state: Any, start: dict[str, Any], ksf: KSF
+    ) -> tuple[bytes, bytes]:
+        response = self._bytes(start, "registration_response", REGISTRATION_RESPONSE_LEN)
+        try:
+            record, export_key = client_registration_finish(state, response, self._config(ksf))
+        except (InvalidLogin, EncodingError, MisuseError):
+            raise VaultKeyMismatch(
+                "the vault's registration answer does not use the pinned vault key"
+            ) from None
+        return record, export_key
+
+    @staticmethod
+    def _escrow(export_key: bytes, account: str, secret: bytes) -> bytes:
+        key = _crypto.derive(export_key, _crypto.LABEL_ESCROW)
+        return _crypto.seal(key, secret, _escrow_ad(account))
+
+    def _open_secret(
+        self, body: dict[str, Any], login: _Login, export_key: bytes, account: str
+    ) -> bytes:
+        sealed = self._bytes(body, "sealed_secret", None)
+        release = _crypto.derive(login.session_key, _crypto.LABEL_RELEASE)
+        escrow = _crypto.derive(export_key, _crypto.LABEL_ESCROW)
+        try:
+            inner = _crypto.open_sealed(release, sealed, b"release" + login.attempt_id)
+            return _crypto.open_sealed(escrow, inner, _escrow_ad(account))
+        except _crypto.OpenFailed:
+            raise VaultProtocolError("the escrowed secret from the vault does not open") from None
+
+    # -- pinning ---------------------------------------------------------------------------
+    def _check_pin(self, key: bytes) -> None:
+        if self.pinned_key is not None:
+            if key != self.pinned_key:
+                raise VaultKeyMismatch(
+                    f"vault {self.url} presents key {_crypto.fingerprint(key)}, "
+                    f"expected {_crypto.fingerprint(self.pinned_key)}"
+                )
+            return
+        known = KnownVaults(self.known_vaults_path) if self.known_vaults_path else None
+        if known is not None:
+            known.check_or_add(self.url, key)
+        self.pinned_key = key
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _post(self, path: str, **fields: Any) -> dict[str, Any]:
+        body = {k: wire.b64e(v) if isinstance(v, bytes) else v for k, v in fields.items()}
+        return self._call("POST", path, json_body=body)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            resp = self._http.request(method, self.url + path, json=json_body, params=params)
+        except httpx.HTTPError as exc:
+            raise VaultUnavailable(f"vault {self.url} unreachable: {type(exc).__name__}") from None
+        if resp.status_code >= 500:
+            raise VaultUnavailable(f"vault {self.url} failed (HTTP {resp.status_code})")
+        try:
+            body = resp.json()
+        except ValueError:
+            raise VaultProtocolError(
+                f"vault answered HTTP {resp.status_code} without JSON"
+            ) from None
+        if not isinstance(body, dict):
+            raise VaultProtocolError("vault answer is not a JSON object")
+        if resp.status_code >= 400:
+            raise _refusal(resp.status_code, body)
+        return body
+
+    @staticmethod
+    def _bytes(body: dict[str, Any], name: str, length: int | None) -> bytes:
+        try:
+            return wire.field_bytes(body, name, length=length, max_len=None if length else 4096)
+        except BadRequest as exc:
+            raise VaultProtocolError(f"vault answer: {exc}") from None
+
+    @staticmethod
+    def _int(body: dict[str, Any], name: str) -> int:
+        value = body.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise VaultProtocolError(f"vault answer: {name} must be a non-negative integer")
+        return value
+
+    @staticmethod
+    def _ksf(value: object) -> KSF:
+        try:
+            return wire.ksf_from_json(value)
+        except BadRequest as exc:
+            raise VaultProtocolError(f"vault answer: {exc}") from None
+
+
+class _LoginFailed(RequestRefused):
+    status = 401
+    code = "login_failed"
+
+    @property
+    def attempts_left(self) -> int:
+        value = self.extra.get("attempts_left", 0)
+        return value if isinstance(value, int) else 0
+
+
+def _refusal(status: int, body: dict[str, Any]) -> RequestRefused:
+    code = str(body.get("error", ""))
+    message = str(body.get("message", f"HTTP {status}"))
+    extra = {k: v for k, v in body.items() if k not in ("error", "message")}
+    if code == "login_failed":
+        return _LoginFailed(message, **extra)
+    cls = _CODES.get(code, BadRequest)
+    return cls(message, **extra)
+
+
+def _escrow_ad(account: str) -> bytes:
+    return _crypto.LABEL_ESCROW + b"/" + account.encode("utf-8")
+
+
+class KnownVaults:
+    """The trust-on-first-use file: ``{url: {"public_key": b64, "fingerprint": str}}``, 0600."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise VaultKeyMismatch(f"known-vaults file {self.path} unreadable: {exc}") from None
+        return data if isinstance(data, dict) else {}
+
+    def check_or_add(self, url: str, key: bytes) -> None:
+        data = self.load()
+        entry = data.get(url)
+        if isinstance(entry, dict) and "public_key" in entry:
+            if entry["public_key"] != wire.b64e(key):
+                raise VaultKeyMismatch(
+                    f"vault {url} now presents key {_crypto.fingerprint(key)}, but "
+                    f"{self.path} pins {entry.get('fingerprint')}: refusing (remove the entry only "
+                    "if the vault operator confirms a key change)"
+                )
+            return
+        data[url] = {"public_key": wire.b64e(key), "fingerprint": _crypto.fingerprint(key)}
+        self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

@@ -1,0 +1,257 @@
+"""The OpenAPI 3.1 description of the vault's HTTP API (served at ``/v1/openapi.json``).
+
+Rules: this module is the single source; ``docs/vault-openapi.json`` is generated from it
+(``python -m coffer.vault.openapi > docs/vault-openapi.json``) and a test checks the two agree.
+Binary fields are unpadded base64url strings whose length follows from the decoded size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from coffer.opaque import KE1_LEN, KE2_LEN, KE3_LEN, RECORD_LEN
+from coffer.vault import wire
+
+JSON = "application/json"
+
+
+def _b64(n: int | None = None, lo: int = 0, hi: int = 0, desc: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
+    if n is not None:
+        schema["minLength"] = schema["maxLength"] = math.ceil(4 * n / 3)
+    else:
+        schema["minLength"], schema["maxLength"] = math.ceil(4 * lo / 3), math.ceil(4 * hi / 3)
+    if desc:
+        schema["description"] = desc
+    return schema
+
+
+ACCOUNT = {"type": "string", "pattern": wire.ACCOUNT_RE.pattern, "minLength": 1, "maxLength": 128}
+ID = _b64(wire.ID_LEN)
+KSF = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["alg", "memory_kib", "iterations", "parallelism"],
+            "additionalProperties": False,
+            "properties": {
+                "alg": {"const": "argon2id"},
+                "memory_kib": {"type": "integer", "minimum": 8, "maximum": wire.MAX_KSF_MEMORY_KIB},
+                "iterations": {"type": "integer", "minimum": 1, "maximum": wire.MAX_KSF_ITERATIONS},
+                "parallelism": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": wire.MAX_KSF_PARALLELISM,
+                },
+            },
+        },
+        {
+            "type": "object",
+            "required": ["alg"],
+            "additionalProperties": False,
+            "properties": {"alg": {"const": "identity"}},
+        },
+    ]
+}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props) if required is None else required,
+    }
+
+
+ERROR = _obj(
+    {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "attempts_left": {"type": "integer"},
+        "retry_after": {"type": "integer"},
+    },
+    ["error", "message"],
+)
+ERRORS = {
+    "400": "malformed request (bad JSON, field, length or encoding)",
+    "401": "login failed (KE3 or authorisation MAC did not verify); attempts_left",
+    "409": "account exists, or the account changed during the login",
+    "410": "unknown, used or expired attempt or grant",
+    "413": "request body larger than the cap",
+    "423": "the account's password route is locked (allowance used up, secret destroyed)",
+    "429": "rate limited; see Retry-After",
+    "503": "the vault's database is unavailable",
+}
+
+
+def _responses(ok: dict[str, Any], codes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"200": {"description": "OK", "content": {JSON: {"schema": ok}}}}
+    for code in codes:
+        out[code] = {"description": ERRORS[code], "content": {JSON: {"schema": ERROR}}}
+    return out
+
+
+def _post(summary: str, req: dict[str, Any], ok: dict[str, Any], codes: list[str]) -> Any:
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {"required": True, "content": {JSON: {"schema": req}}},
+            "responses": _responses(ok, ["400", "413", "429", "503", *codes]),
+        }
+    }
+
+
+COMMON = ["400", "413", "429", "503"]
+LOGIN_END = ["401", "409", "410", "423"]
+
+PATHS: dict[str, Any] = {
+    "/v1/info": {
+        "get": {
+            "summary": "Suite, public key and fingerprint, limits, version",
+            "responses": _responses(
+                _obj(
+                    {
+                        "version": {"type": "string"},
+                        "suite": {"type": "string"},
+                        "context": {"type": "string"},
+                        "public_key": _b64(32),
+                        "fingerprint": {"type": "string"},
+                        "max_attempts": {"type": "integer"},
+                        "attempt_ttl": {"type": "number"},
+                        "default_ksf": KSF,
+                    }
+                ),
+                [],
+            ),
+        }
+    },
+    "/v1/attempts": {
+        "get": {
+            "summary": "Attempts left for an account (public; see docs/vault-api.md)",
+            "parameters": [{"name": "account", "in": "query", "required": True, "schema": ACCOUNT}],
+            "responses": _responses(
+                _obj(
+                    {
+                        "account": ACCOUNT,
+                        "attempts_left": {"type": "integer"},
+                        "locked": {"type": "boolean"},
+                    }
+                ),
+                ["400", "429", "503"],
+            ),
+        }
+    },
+    "/v1/register/start": _post(
+        "OPAQUE registration, first message (only for an account without a record)",
+        _obj({"account": ACCOUNT, "registration_request": _b64(32)}),
+        _obj({"registration_response": _b64(64), "registration_id": ID}),
+        ["409", "423"],
+    ),
+    "/v1/register/finish": _post(
+        "Store the OPAQUE record and the client-sealed secret",
+        _obj(
+            {
+                "account": ACCOUNT,
+                "registration_id": ID,
+                "record": _b64(RECORD_LEN),
+                "sealed_secret": _b64(None, wire.MIN_SECRET, wire.MAX_SECRET),
+                "ksf": KSF,
+            }
+        ),
+        _obj({"account": ACCOUNT, "attempts_left": {"type": "integer"}}),
+        ["409", "423"],
+    ),
+    "/v1/recover/start": _post(
+        "KE1 → KE2; spends one attempt, committed before the answer is sent",
+        _obj({"account": ACCOUNT, "ke1": _b64(KE1_LEN)}),
+        _obj(
+            {
+                "attempt_id": ID,
+                "ke2": _b64(KE2_LEN),
+                "attempts_left": {"type": "integer"},
+                "ksf": KSF,
+                "expires_in": {"type": "number"},
+            }
+        ),
+        ["423"],
+    ),
+    "/v1/recover/finish": _post(
+        "KE3 → the escrowed secret, sealed again under the session key; restores the allowance",
+        _obj({"attempt_id": ID, "ke3": _b64(KE3_LEN)}),
+        _obj({"sealed_secret": _b64(None, 56, 600), "attempts_left": {"type": "integer"}}),
+        LOGIN_END,
+    ),
+    "/v1/recover/abort": _post(
+        "The client saw a wrong password: end the attempt now (it stays counted)",
+        _obj({"attempt_id": ID}),
+        _obj({"attempts_left": {"type": "integer"}, "locked": {"type": "boolean"}}),
+        ["410"],
+    ),
+    "/v1/password/change": _post(
+        "KE3 + MAC + new registration request → OPRF answer and a single-use grant",
+        _obj(
+            {
+                "attempt_id": ID,
+                "ke3": _b64(KE3_LEN),
+                "registration_request": _b64(32),
+                "auth": _b64(32),
+            }
+        ),
+        _obj(
+            {
+                "grant_id": ID,
+                "registration_id": ID,
+                "registration_response": _b64(64),
+                "sealed_secret": _b64(None, 56, 600),
+                "expires_in": {"type": "number"},
+            }
+        ),
+        LOGIN_END,
+    ),
+    "/v1/password/commit": _post(
+        "Replace record and secret atomically under a grant",
+        _obj(
+            {
+                "grant_id": ID,
+                "account": ACCOUNT,
+                "record": _b64(RECORD_LEN),
+                "sealed_secret": _b64(None, wire.MIN_SECRET, wire.MAX_SECRET),
+                "ksf": KSF,
+                "auth": _b64(32),
+            }
+        ),
+        _obj({"account": ACCOUNT, "attempts_left": {"type": "integer"}}),
+        ["401", "409", "410"],
+    ),
+    "/v1/account/delete": _post(
+        "KE3 + MAC → delete the account's record and secret",
+        _obj({"attempt_id": ID, "ke3": _b64(KE3_LEN), "auth": _b64(32)}),
+        _obj({"deleted": {"type": "boolean"}}),
+        LOGIN_END,
+    ),
+}
+
+
+def spec() -> dict[str, Any]:
+    """The OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Coffer key vault",
+            "version": "1",
+            "description": "Guess-limited escrow of backup keys over OPAQUE (RFC 9807). "
+            "Binary fields are unpadded base64url. See docs/vault-api.md.",
+        },
+        "paths": PATHS,
+    }
+
+
+def render() -> str:
+    """The committed form of the document."""
+    return json.dumps(spec(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,345 @@
+"""The vault's request handlers, sans I/O: decoded JSON objects in, JSON objects out.
+
+Rules:
+
+- No HTTP, no sockets, no global clock or RNG: the clock and the RNG are injected, the store and
+  the unsealed :class:`ServerSetup` are given. Failures are :class:`RequestRefused` subclasses.
+- Every KE2 costs one attempt and is built inside the store transaction that spends it, together
+  with the sealed server state; the transaction commits before the handler returns, so no KE2 can
+  reach the network before its attempt is durable (:meth:`VaultCore.recover_start`).
+- The server login state between KE2 and KE3 never stays in memory: it is sealed under
+  ``HKDF(server setup, "coffer-vault/v1/login-state")`` with the attempt ID, account and
+  generation as associated data, and stored under a random 128-bit attempt ID that the store
+  consumes exactly once (``DELETE … RETURNING``). Any node sharing the database can finish it.
+- An OPRF evaluation is given out only (a) for an account that has no record yet (registration,
+  under a credential identifier drawn fresh for this registration), (b) inside a counted KE2, or
+  (c) after a verified KE3 (change password). So one attempt never tests more than one password.
+- Change password and delete are authorised by a fresh login *and* a MAC under a key derived from
+  its session key, so a captured KE3 cannot be replayed for another operation.
+
+Theory of operation — the flows (see docs/vault-api.md for the wire format):
+register: ``register_start`` (OPRF) → ``register_finish`` (record + V sealed by the client).
+recover: ``recover_start`` (KE1 → KE2, attempt spent) → ``recover_finish`` (KE3 → V sealed again
+under the session key, allowance restored) or ``recover_abort`` (the client saw a wrong password).
+change password: ``recover_start`` → ``password_change`` (KE3 + new registration request → OPRF
+answer + single-use grant) → ``password_commit`` (new record + V, swapped in one statement).
+delete: ``recover_start`` → ``account_delete`` (KE3 + MAC).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from coffer.opaque import (
+    KE1_LEN,
+    KE3_LEN,
+    KSF_MOBILE,
+    RECORD_LEN,
+    REGISTRATION_REQUEST_LEN,
+    Config,
+    EncodingError,
+    IdentityKSF,
+    InvalidLogin,
+    MisuseError,
+    ServerLoginState,
+    ServerSetup,
+    server_login_finish,
+    server_login_start,
+    server_registration_finish,
+    server_registration_response,
+)
+from coffer.vault import _crypto, wire
+from coffer.vault.errors import (
+    AccountExists,
+    AttemptExpired,
+    BadRequest,
+    Conflict,
+    LoginFailed,
+    VaultLocked,
+)
+from coffer.vault.store import (
+    LOCKED,
+    Action,
+    AttemptRow,
+    AuditContext,
+    Finish,
+    GrantSpec,
+    NewRecord,
+    Outcome,
+    PendingRow,
+    SqlStore,
+)
+
+CONTEXT = b"coffer-vault/v1"
+SUITE = "OPAQUE-3DH ristretto255-SHA512"
+API_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    """Tunable policy of a vault deployment."""
+
+    max_attempts: int = 10
+    attempt_ttl: float = 120.0
+    grant_ttl: float = 120.0
+    default_ksf: dict[str, Any] = field(default_factory=lambda: wire.ksf_to_json(KSF_MOBILE))
+    allow_identity_ksf: bool = False
+    node: str = ""
+
+
+class VaultCore:
+    """One vault node's protocol logic over a store and an unsealed server setup."""
+
+    def __init__(
+        self,
+        setup: ServerSetup,
+        store: SqlStore,
+        settings: VaultSettings | None = None,
+        *,
+        clock: Callable[[], float],
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.setup = setup
+        self.store = store
+        self.settings = settings or VaultSettings()
+        self.clock = clock
+        self.rng = rng
+        self.config = Config(context=CONTEXT, ksf=IdentityKSF())
+        self._state_key = _crypto.derive(setup.to_bytes(), _crypto.LABEL_STATE)
+        self._default_ksf = wire.ksf_canonical(wire.ksf_from_json(self.settings.default_ksf))
+        self.after_attempt_commit: Callable[[], None] | None = None
+
+    def __repr__(self) -> str:
+        return f"VaultCore(store={self.store!r}, public_key={self.setup.public_key.hex()})"
+
+    # -- info ------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "version": API_VERSION,
+            "suite": SUITE,
+            "context": CONTEXT.decode(),
+            "public_key": wire.b64e(self.setup.public_key),
+            "fingerprint": _crypto.fingerprint(self.setup.public_key),
+            "max_attempts": s.max_attempts,
+            "attempt_ttl": s.attempt_ttl,
+            "default_ksf": self.settings.default_ksf,
+        }
+
+    def attempts(self, account: str, ctx: AuditContext) -> dict[str, Any]:
+        left, locked = self.store.attempts_left(wire.check_account(account), self.clock(), ctx)
+        return {"account": account, "attempts_left": left, "locked": locked}
+
+    # -- registration ----------------------------------------------------------------------
+    def register_start(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        account = wire.field_account(body)
+        request = wire.field_bytes(body, "registration_request", length=REGISTRATION_REQUEST_LEN)
+        self._refuse_existing(self.store.account_state(account))
+        reg_id = self.rng(wire.ID_LEN)
+        response = self._oprf_response(request, wire.credential_identifier(account, reg_id))
+        return {"registration_response": wire.b64e(response), "registration_id": wire.b64e(reg_id)}
+
+    def register_finish(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        new = self._new_record(body, wire.field_bytes(body, "registration_id", length=wire.ID_LEN))
+        self._refuse_existing(self.store.register(new, self.clock(), ctx))
+        return {"account": new.account, "attempts_left": self.store.max_attempts}
+
+    # -- login -----------------------------------------------------------------------------
+    def recover_start(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        account = wire.field_account(body)
+        ke1 = wire.field_bytes(body, "ke1", length=KE1_LEN)
+        ghost = (self.rng(wire.ID_LEN), self._default_ksf)
+        now = self.clock()
+
+        def build(row: AttemptRow) -> tuple[PendingRow, dict[str, Any]]:
+            return self._answer_ke1(row, ke1, now)
+
+        result = self.store.take_attempt(account, ghost, now, ctx, build)
+        if result is None:
+            raise VaultLocked("the password route of this account is locked", attempts_left=0)
+        if self.after_attempt_commit is not None:
+            self.after_attempt_commit()
+        return result
+
+    def recover_finish(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
+        ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
+        keys: dict[str, bytes] = {}
+        verify = self._verifier(ke3, keys, lambda _p: None)
+        done = self.store.finish_login(attempt_id, self.clock(), ctx, verify, Action.RECOVER)
+        self._check_finish(done)
+        assert done.value is not None
+        release_key = _crypto.derive(keys["session"], _crypto.LABEL_RELEASE)
+        sealed = _crypto.seal(release_key, done.value, b"release" + attempt_id)
+        return {"sealed_secret": wire.b64e(sealed), "attempts_left": done.attempts_left}
+
+    def recover_abort(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
+        done = self.store.abort_login(attempt_id, self.clock(), ctx)
+        if done.outcome is Outcome.EXPIRED:
+            raise AttemptExpired("unknown, used or expired attempt")
+        return {"attempts_left": done.attempts_left, "locked": done.locked}
+
+    # -- change password and delete --------------------------------------------------------
+    def password_change(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
+        ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
+        request = wire.field_bytes(body, "registration_request", length=REGISTRATION_REQUEST_LEN)
+        tag = wire.field_bytes(body, "auth", length=wire.AUTH_LEN)
+        keys: dict[str, bytes] = {}
+        verify = self._verifier(
+            ke3, keys, lambda k: _crypto.mac_ok(k, tag, b"change", attempt_id, request)
+        )
+        grant_id, reg_id = self.rng(wire.ID_LEN), self.rng(wire.ID_LEN)
+        out: dict[str, Any] = {}
+
+        def grant(p: PendingRow) -> GrantSpec:
+            cred = wire.credential_identifier(p.account, reg_id)
+            out["registration_response"] = wire.b64e(self._oprf_response(request, cred))
+            auth_key = _crypto.derive(keys["session"], _crypto.LABEL_AUTH)
+            sealed = _crypto.seal(self._state_key, auth_key + reg_id, self._grant_ad(grant_id, p))
+            return GrantSpec(grant_id, sealed, self.clock() + self.settings.grant_ttl)
+
+        done = self.store.finish_login(
+            attempt_id, self.clock(), ctx, verify, Action.GRANT, grant=grant
+        )
+        self._check_finish(done)
+        assert done.value is not None
+        release_key = _crypto.derive(keys["session"], _crypto.LABEL_RELEASE)
+        sealed = _crypto.seal(release_key, done.value, b"release" + attempt_id)
+        out.update(
+            sealed_secret=wire.b64e(sealed),
+            grant_id=wire.b64e(grant_id),
+            registration_id=wire.b64e(reg_id),
+            expires_in=self.settings.grant_ttl,
+        )
+        return out
+
+    def password_commit(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        grant_id = wire.field_bytes(body, "grant_id", length=wire.ID_LEN)
+        tag = wire.field_bytes(body, "auth", length=wire.AUTH_LEN)
+        new = self._new_record(body, b"")
+        found: dict[str, bytes] = {}
+
+        def verify(p: PendingRow) -> bool:
+            try:
+                opened = _crypto.open_sealed(self._state_key, p.sealed, self._grant_ad(grant_id, p))
+            except _crypto.OpenFailed:
+                return False
+            found["reg_id"] = opened[32:]
+            parts = (b"commit", grant_id, new.record, new.secret, new.ksf.encode())
+            return p.account == new.account and _crypto.mac_ok(opened[:32], tag, *parts)
+
+        def build(p: PendingRow) -> NewRecord:
+            return NewRecord(new.account, found["reg_id"], new.record, new.secret, new.ksf)
+
+        done = self.store.commit_change(grant_id, self.clock(), ctx, verify, build)
+        if done.outcome is Outcome.FAILED:
+            raise LoginFailed("the password change was not authorised by this grant")
+        self._check_finish(done)
+        return {"account": new.account, "attempts_left": done.attempts_left}
+
+    def account_delete(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
+        attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
+        ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
+        tag = wire.field_bytes(body, "auth", length=wire.AUTH_LEN)
+        keys: dict[str, bytes] = {}
+        verify = self._verifier(ke3, keys, lambda k: _crypto.mac_ok(k, tag, b"delete", attempt_id))
+        done = self.store.finish_login(attempt_id, self.clock(), ctx, verify, Action.DELETE)
+        self._check_finish(done)
+        return {"deleted": True}
+
+    # -- internals -------------------------------------------------------------------------
+    def _answer_ke1(
+        self, row: AttemptRow, ke1: bytes, now: float
+    ) -> tuple[PendingRow, dict[str, Any]]:
+        cred = wire.credential_identifier(row.account, row.cred_id)
+        try:
+            state, ke2 = server_login_start(
+                self.setup, row.record, ke1, cred, self.config, rng=self.rng
+            )
+        except (EncodingError, InvalidLogin, MisuseError):
+            raise BadRequest("field 'ke1' is not a valid KE1") from None
+        attempt_id = self.rng(wire.ID_LEN)
+        pending = PendingRow(attempt_id, row.account, "login", row.generation, b"", 0.0)
+        sealed = _crypto.seal(self._state_key, state.to_bytes(), self._state_ad(pending))
+        expires = now + self.settings.attempt_ttl
+        pending = PendingRow(attempt_id, row.account, "login", row.generation, sealed, expires)
+        answer = {
+            "attempt_id": wire.b64e(attempt_id),
+            "ke2": wire.b64e(ke2),
+            "attempts_left": row.attempts_left,
+            "ksf": wire.ksf_to_json(wire.ksf_from_json(_json_obj(row.ksf))),
+            "expires_in": self.settings.attempt_ttl,
+        }
+        return pending, answer
+
+    def _verifier(
+        self, ke3: bytes, keys: dict[str, bytes], extra: Callable[[bytes], bool | None]
+    ) -> Callable[[PendingRow], bool]:
+        def verify(p: PendingRow) -> bool:
+            try:
+                blob = _crypto.open_sealed(self._state_key, p.sealed, self._state_ad(p))
+                keys["session"] = server_login_finish(ServerLoginState.from_bytes(blob), ke3)
+            except (_crypto.OpenFailed, InvalidLogin, EncodingError, MisuseError):
+                return False
+            auth_key = _crypto.derive(keys["session"], _crypto.LABEL_AUTH)
+            return extra(auth_key) is not False
+
+        return verify
+
+    @staticmethod
+    def _state_ad(p: PendingRow) -> bytes:
+        return b"login-state" + p.id + p.generation.to_bytes(8, "big") + p.account.encode()
+
+    @staticmethod
+    def _grant_ad(grant_id: bytes, p: PendingRow) -> bytes:
+        return b"grant" + grant_id + p.generation.to_bytes(8, "big") + p.account.encode()
+
+    def _oprf_response(self, request: bytes, cred: bytes) -> bytes:
+        try:
+            return server_registration_response(self.setup, request, cred)
+        except (EncodingError, MisuseError):
+            raise BadRequest("field 'registration_request' is not a valid element") from None
+
+    def _new_record(self, body: dict[str, Any], cred_id: bytes) -> NewRecord:
+        account = wire.field_account(body)
+        record = wire.field_bytes(body, "record", length=RECORD_LEN)
+        secret = wire.field_bytes(
+            body, "sealed_secret", min_len=wire.MIN_SECRET, max_len=wire.MAX_SECRET
+        )
+        ksf = wire.ksf_from_json(body.get("ksf"))
+        if isinstance(ksf, IdentityKSF) and not self.settings.allow_identity_ksf:
+            raise BadRequest("this vault refuses the identity KSF; use argon2id")
+        try:
+            record = server_registration_finish(record)
+        except (EncodingError, MisuseError):
+            raise BadRequest("field 'record' is not a valid OPAQUE record") from None
+        return NewRecord(account, cred_id, record, secret, wire.ksf_canonical(ksf))
+
+    @staticmethod
+    def _refuse_existing(state: str | None) -> None:
+        if state == LOCKED:
+            raise VaultLocked("this account is locked", attempts_left=0)
+        if state is not None and state != "ghost":
+            raise AccountExists("the account exists; log in and change the password instead")
+
+    @staticmethod
+    def _check_finish(done: Finish[bytes]) -> None:
+        if done.outcome is Outcome.OK:
+            return
+        if done.outcome is Outcome.EXPIRED:
+            raise AttemptExpired("unknown, used or expired attempt")
+        if done.outcome is Outcome.CONFLICT:
+            raise Conflict("the account changed during this login; start again")
+        if done.locked:
+            raise VaultLocked("login failed; the password route is now locked", attempts_left=0)
+        raise LoginFailed("login failed", attempts_left=done.attempts_left)
+
+
+def _json_obj(text: str) -> Any:
+    return json.loads(text)

@@ -1,0 +1,131 @@
+"""PostgreSQL store (psycopg 3): one database behind any number of vault nodes.
+
+Rules: READ COMMITTED transactions in which every counter change is one ``UPDATE … WHERE …
+RETURNING`` statement (PostgreSQL re-checks the WHERE clause on the newest row version after
+waiting for a concurrent writer, so two nodes can never both spend the last attempt); commits are
+synchronous (the server default), so a decrement is on disk before the node sends KE2. Each store
+lives in one PostgreSQL schema (``search_path``), so test runs and tenants do not collide. A small
+bounded connection pool per process; a broken connection is dropped, never reused.
+
+Also usable with PostgreSQL-compatible distributed SQL engines that support ``RETURNING`` and
+``ON CONFLICT`` (their SERIALIZABLE default turns races into retryable errors, reported as
+:class:`StoreError`).
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from coffer.vault.errors import StoreError, VaultConfigError
+from coffer.vault.store import Cursor, SqlStore
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  account TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('active', 'locked', 'ghost')),
+  cred_id BYTEA NOT NULL,
+  record BYTEA,
+  secret BYTEA,
+  ksf TEXT NOT NULL,
+  attempts_left INTEGER NOT NULL CHECK (attempts_left >= 0),
+  max_attempts INTEGER NOT NULL,
+  generation BIGINT NOT NULL,
+  updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (
+  id BYTEA PRIMARY KEY,
+  account TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  generation BIGINT NOT NULL,
+  sealed BYTEA NOT NULL,
+  expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_account ON pending (account, kind, expires_at);
+CREATE INDEX IF NOT EXISTS pending_expiry ON pending (expires_at);
+CREATE TABLE IF NOT EXISTS audit (
+  seq BIGSERIAL PRIMARY KEY,
+  ts DOUBLE PRECISION NOT NULL,
+  event TEXT NOT NULL,
+  account TEXT NOT NULL,
+  client TEXT NOT NULL,
+  node TEXT NOT NULL,
+  attempts_left INTEGER
+);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
+DROP TRIGGER IF EXISTS audit_no_change ON audit;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+"""
+
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class PostgresStore(SqlStore):
+    """A vault database in one schema of a PostgreSQL database."""
+
+    def __init__(
+        self, dsn: str, schema: str = "coffer_vault", max_attempts: int = 10, pool_size: int = 8
+    ) -> None:
+        super().__init__(max_attempts)
+        if not _SCHEMA_RE.match(schema):
+            raise VaultConfigError(f"invalid PostgreSQL schema name {schema!r}")
+        self.dsn = dsn
+        self.schema = schema
+        self._pool: queue.LifoQueue[psycopg.Connection[Any] | None] = queue.LifoQueue()
+        for _ in range(pool_size):
+            self._pool.put(None)
+        self._all: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema!r})"
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(
+                self.dsn, autocommit=True, options=f"-c search_path={self.schema}"
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[Cursor]:
+        conn = self._pool.get()
+        try:
+            if conn is None or conn.broken or conn.closed:
+                conn = self._connect()
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc}".strip()) from None
+        finally:
+            self._pool.put(conn)
+
+    def create_schema(self) -> None:
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(7301)")
+            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            cur.execute(DDL)
+
+    def drop_schema(self) -> None:
+        """Remove the whole schema (tests and teardown only)."""
+        with self._tx() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()

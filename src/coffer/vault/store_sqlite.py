@@ -1,0 +1,125 @@
+"""SQLite store: the embedded default, for a single vault node (several threads).
+
+Rules: WAL journal with ``synchronous=FULL`` so a commit is durable when ``COMMIT`` returns;
+every transaction starts with ``BEGIN IMMEDIATE`` (takes the write lock up front, so two
+transactions can never both read a counter and then both write it); one connection per thread;
+a 30 s busy timeout instead of failing under contention.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from coffer.vault.errors import StoreError
+from coffer.vault.store import Cursor, SqlStore
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  account TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('active', 'locked', 'ghost')),
+  cred_id BLOB NOT NULL,
+  record BLOB,
+  secret BLOB,
+  ksf TEXT NOT NULL,
+  attempts_left INTEGER NOT NULL CHECK (attempts_left >= 0),
+  max_attempts INTEGER NOT NULL,
+  generation INTEGER NOT NULL,
+  updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (
+  id BLOB PRIMARY KEY,
+  account TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  sealed BLOB NOT NULL,
+  expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_account ON pending (account, kind, expires_at);
+CREATE INDEX IF NOT EXISTS pending_expiry ON pending (expires_at);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts REAL NOT NULL,
+  event TEXT NOT NULL,
+  account TEXT NOT NULL,
+  client TEXT NOT NULL,
+  node TEXT NOT NULL,
+  attempts_left INTEGER
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+
+
+class SqliteStore(SqlStore):
+    """A vault database in one SQLite file."""
+
+    def __init__(self, path: Path, max_attempts: int = 10) -> None:
+        super().__init__(max_attempts)
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("%s", "?")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open vault database {self.path}: {exc}") from None
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[Cursor]:
+        conn = self._conn()
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"vault database {self.path}: {exc}") from None
+        try:
+            yield cur
+        except sqlite3.Error as exc:
+            conn.rollback()
+            raise StoreError(f"vault database {self.path}: {exc}") from None
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"vault database commit failed: {exc}") from None
+
+    def create_schema(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn().executescript(DDL)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create the vault schema in {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
