@@ -16,6 +16,7 @@ from coffer.backends.faults import FaultInjector
 from coffer.backends.limits import LimitedBackend
 from coffer.backends.local import LocalBackend
 from coffer.backends.memory import MemoryBackend
+from coffer.backends.rest import RestBackend
 from coffer.backends.retry import RetryBackend
 from coffer.backends.s3 import S3Backend
 
@@ -83,7 +84,32 @@ def _s3(request: pytest.FixtureRequest) -> Backend:
     )
 
 
+@pytest.fixture(scope="session")
+def rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with rclone_server(["restic"], tmp_path_factory.mktemp("rest") / "root") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rest_append_only_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("rest-ao") / "root"
+    with rclone_server(["restic", "--append-only"], root) as server:
+        yield server
+
+
+def _rest(request: pytest.FixtureRequest) -> Backend:
+    server: Server = request.getfixturevalue("rest_server")
+    return RestBackend(f"{server.url}/{uuid.uuid4().hex}/")
+
+
+def _rest_append_only(request: pytest.FixtureRequest) -> Backend:
+    server: Server = request.getfixturevalue("rest_append_only_server")
+    return RestBackend(f"{server.url}/{uuid.uuid4().hex}/")
+
+
 FACTORIES: dict[str, Factory] = {
+    "rest": _rest,
+    "rest-append-only": _rest_append_only,
     "s3": _s3,
     "memory": _memory,
     "memory-named": _memory_named,

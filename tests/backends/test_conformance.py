@@ -48,7 +48,7 @@ def test_missing_object(backend: Backend, kind: ObjectType) -> None:
     with pytest.raises(ObjectNotFound):
         backend.stat(kind, name)
     assert backend.exists(kind, name) is False
-    if backend.capabilities.append_only:
+    if backend.capabilities.append_only and kind is not ObjectType.LOCKS:
         with pytest.raises(AppendOnlyError):
             backend.remove(kind, name)
     else:
@@ -273,6 +273,13 @@ def test_concurrent_exclusive_create_has_one_winner(backend: Backend) -> None:
         assert sorted(outcomes) == ["exists"] * 5 + ["won"]
     else:
         assert "won" in outcomes
+
+
+def test_locks_are_removable_even_when_append_only(backend: Backend) -> None:
+    name = oid("lock")
+    backend.save(ObjectType.LOCKS, name, b"lock")
+    backend.remove(ObjectType.LOCKS, name)
+    assert not backend.exists(ObjectType.LOCKS, name)
 
 
 def test_close_is_idempotent(backend: Backend) -> None:

@@ -17,7 +17,8 @@ Rules (the conformance suite in ``tests/backends/test_conformance.py`` checks ea
   :class:`ShortRead`; negative ``offset`` or ``length`` is a ``ValueError`` (caller bug).
 - ``stat`` returns the size; ``list`` yields ``(name, size)`` for one type, in no given order.
 - ``remove`` of a missing object raises :class:`ObjectNotFound`; on an append-only backend every
-  ``remove`` raises :class:`AppendOnlyError`.
+  ``remove`` (except of ``locks``, which clients must be able to release — restic's rule) and
+  every replacing ``save(..., overwrite=True)`` raises :class:`AppendOnlyError`.
 - Errors a retry may cure raise :class:`TransientError`; everything else is permanent.
 - ``capabilities`` describes what the backend can do so callers can adapt (e.g. prune refuses
   on append-only storage).

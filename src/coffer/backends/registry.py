@@ -45,7 +45,9 @@ def _open_s3(rest: str) -> Backend:
 
 
 def _open_rest(rest: str) -> Backend:
-    raise BackendConfigError("the rest: backend is not available yet")  # STEP1
+    from coffer.backends.rest import RestBackend
+
+    return RestBackend(rest)
 
 
 def _open_rclone(rest: str) -> Backend:
