@@ -17,7 +17,9 @@ The salt can be constant because the OPRF key already acts as a secret per-user 
 Profiles (cost measured with ``bench/opaque_cost.py``; see ``docs/opaque.md``):
 
 - :data:`KSF_RFC_RECOMMENDED` — m = 2 GiB, t = 1, p = 4 (RFC 9807 section 7).
-- :data:`KSF_MOBILE` — m = 64 MiB, t = 3, p = 1: fits a phone's memory budget.
+- :data:`KSF_MOBILE` — m = 64 MiB, t = 3, p = 1: RFC 9106's second recommended option
+  (m = 2^16 KiB, t = 3) with one lane, so phones can compute it with libsodium's
+  ``crypto_pwhash`` (Argon2id with p fixed to 1) and stay inside an app's memory budget.
 - :data:`KSF_OPAQUE_KE_DEFAULT` — m = 19 MiB, t = 2, p = 1: the argon2 crate's defaults.
 """
 
