@@ -192,3 +192,10 @@ def test_slot_info_holds_no_secret() -> None:
     slot_id, data = make_slot(SlotKind.RECOVERY, SECRET, MASTER, REPO, {"k": "v"})
     text = repr(read_slot_info(slot_id, data))
     assert SECRET.hex() not in text and MASTER.hex() not in text and repr(MASTER) not in text
+
+
+def test_oversized_metadata_length_is_an_integrity_error() -> None:
+    header = MAGIC + b"\x01\x08recovery" + b"s" * 32 + b"\x192026-11-26T12:00:00+00:00"
+    data = header + (65537).to_bytes(4, "big") + b"{}" + bytes(65535 + 73)
+    with pytest.raises(IntegrityError):
+        read_slot_info(rehash(data), data)

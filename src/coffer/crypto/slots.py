@@ -9,10 +9,10 @@ Rules:
 
       magic      4  b"CFKS"
       version    1  0x01
-      kind_len   1  n (1..32)
+      kind_len   1  n (1..255)
       kind       n  ASCII, e.g. b"recovery" / b"vault" / b"passkey"
       salt      32  random
-      time_len   1  t (1..64)
+      time_len   1  t (1..255)
       created    t  ASCII ISO-8601 UTC time, e.g. b"2026-11-26T17:19:31+00:00"
       meta_len   4  m (0..65536)
       meta       m  UTF-8 JSON object of strings, keys sorted, no spaces
@@ -202,7 +202,10 @@ def _parse(slot_id: str, data: bytes) -> tuple[SlotInfo, bytes, int]:
         raise UnsupportedSlot(f"key slot {slot_id[:12]} is of an unknown kind") from None
     salt = r.take(SALT_LEN)
     created = r.take(r.byte())
-    meta = _decode_meta(r.take(int.from_bytes(r.take(4), "big")))
+    meta_len = int.from_bytes(r.take(4), "big")
+    if meta_len > MAX_META_LEN:
+        raise _malformed()
+    meta = _decode_meta(r.take(meta_len))
     if len(data) - r.pos != SEALED_LEN or not _valid_time(created):
         raise _malformed()
     return SlotInfo(slot_id, kind, created.decode("ascii"), meta), salt, r.pos
