@@ -31,6 +31,7 @@ from coffer.opaque import (
     client_registration_start,
     server_login_finish,
     server_login_start,
+    server_registration_finish,
     server_registration_response,
 )
 
@@ -252,3 +253,27 @@ def test_argon2id_ksf_round_trip(setup: ServerSetup) -> None:
     cstate, _, ke2 = login_to_ke2(setup, record, PASSWORD, ident=b"erin")
     with pytest.raises(InvalidLogin):
         client_login_finish(cstate, ke2, QUICK)
+
+
+def test_invalid_elements_in_requests_are_encoding_errors(
+    setup: ServerSetup, registered: tuple[bytes, bytes]
+) -> None:
+    record, _ = registered
+    identity, not_a_point = bytes(32), b"\xff" * 32
+    _, ke1 = client_login_start(PASSWORD)
+    for bad in (identity, not_a_point):
+        with pytest.raises(EncodingError):
+            server_registration_response(setup, bad, b"alice")
+        with pytest.raises(EncodingError):
+            server_registration_finish(bad + record[32:])
+        with pytest.raises(EncodingError):
+            server_login_start(setup, bad + record[32:], ke1, b"alice", QUICK)
+        for ke1_bad in (bad + ke1[32:], ke1[:64] + bad):
+            with pytest.raises(EncodingError):
+                server_login_start(setup, record, ke1_bad, b"alice", QUICK)
+        state, request = client_registration_start(PASSWORD)
+        response = server_registration_response(setup, request, b"alice")
+        with pytest.raises(EncodingError):
+            client_registration_finish(state, response[:32] + bad, QUICK)
+    with pytest.raises(EncodingError):
+        server_login_start(setup, record, ke1[:-1], b"alice", QUICK)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 
 from coffer.opaque import _ake, _envelope, _kdf, _oprf
-from coffer.opaque._envelope import EnvelopeError
+from coffer.opaque._envelope import Credentials, EnvelopeError, EnvelopeKeys
 from coffer.opaque._group import GroupError, Rng, deserialize_element
 from coffer.opaque.config import Config
 from coffer.opaque.errors import InvalidLogin, MisuseError
@@ -59,6 +59,31 @@ def _parse_record(record: bytes | None, setup_fake: Record) -> Record:
     return parsed
 
 
+def _session(
+    config: Config,
+    creds: Credentials,
+    ke1: bytes,
+    auth: tuple[bytes, bytes, bytes],
+    dh_pairs: tuple[tuple[bytes, bytes], ...],
+) -> _ake.SessionKeys:
+    """Preamble + 3DH + DeriveKeys; ``auth`` is (credential_response, server_nonce, keyshare)."""
+    preamble = _ake.preamble(
+        config.context, creds.client_identity, ke1, creds.server_identity, *auth
+    )
+    return _ake.derive_keys(_ake.triple_dh(dh_pairs), preamble)
+
+
+def _credential_response(
+    setup: ServerSetup, rec: Record, blinded: bytes, credential_identifier: bytes, rng: Rng
+) -> bytes:
+    """RFC 9807 CreateCredentialResponse (same path for real and fake records)."""
+    key = oprf_key(setup, check_identifier(credential_identifier))
+    evaluated = _oprf.blind_evaluate(key, blinded)
+    masking_nonce = draw(rng, NN)
+    masked = _envelope.mask(rec.masking_key, masking_nonce, setup.public_key + rec.envelope)
+    return evaluated + masking_nonce + masked
+
+
 def server_login_start(
     setup: ServerSetup,
     record: bytes | None,
@@ -69,47 +94,37 @@ def server_login_start(
     rng: Rng = os.urandom,
 ) -> tuple[ServerLoginState, bytes]:
     """Answer KE1 with KE2; ``record=None`` gives an indistinguishable fake response."""
-    setup_ = check_setup(setup)
-    config = _check_config(config)
+    setup_, config = check_setup(setup), _check_config(config)
     request = KE1.parse(ke1)
     blinded = decode_element(request.blinded_message, "KE1 blinded element")
     client_keyshare = decode_element(request.client_keyshare, "KE1 key share")
     rec = _parse_record(record, setup_.fake_record)
-    evaluated = _oprf.blind_evaluate(
-        oprf_key(setup_, check_identifier(credential_identifier)), blinded
-    )
-    masking_nonce = draw(rng, NN)
-    masked = _envelope.mask(rec.masking_key, masking_nonce, setup_.public_key + rec.envelope)
+    credential_response = _credential_response(setup_, rec, blinded, credential_identifier, rng)
     server_nonce = draw(rng, NN)
     server_secret, server_keyshare = derive_dh_key_pair(draw(rng, NSEED))
     creds = _envelope.cleartext_credentials(
         setup_.public_key, rec.client_public_key, config.server_identity, config.client_identity
     )
-    credential_response = evaluated + masking_nonce + masked
-    preamble = _ake.preamble(
-        config.context,
-        creds.client_identity,
+    keys = _session(
+        config,
+        creds,
         request.to_bytes(),
-        creds.server_identity,
-        credential_response,
-        server_nonce,
-        server_keyshare,
-    )
-    ikm = _ake.triple_dh(
+        (credential_response, server_nonce, server_keyshare),
         (
             (server_secret, client_keyshare),
             (setup_.private_key, client_keyshare),
             (server_secret, rec.client_public_key),
-        )
+        ),
     )
-    keys = _ake.derive_keys(ikm, preamble)
     ke2 = credential_response + server_nonce + server_keyshare + keys.server_mac
     return ServerLoginState(keys.client_mac, keys.session_key), ke2
 
 
-def _client_finish(state: ClientLoginState, ke2: KE2, config: Config) -> tuple[bytes, ...]:
+def _recover_credentials(
+    state: ClientLoginState, ke2: KE2, config: Config
+) -> tuple[bytes, EnvelopeKeys, Credentials]:
+    """RFC 9807 RecoverCredentials plus the pin check: ``(server_pk, keys, credentials)``."""
     evaluated = deserialize_element(ke2.evaluated_message)
-    server_keyshare = deserialize_element(ke2.server_keyshare)
     oprf_output = _oprf.finalize(state.password, state.blind, evaluated)
     rwd = _envelope.randomized_password(oprf_output, config.ksf)
     masking_key = _envelope.masking_key(rwd)
@@ -119,24 +134,23 @@ def _client_finish(state: ClientLoginState, ke2: KE2, config: Config) -> tuple[b
     pin = config.pinned_server_public_key
     if pin is not None and not _kdf.ct_equal(pin, server_pk):
         raise EnvelopeError("server key differs from the pinned key")
-    server_pk = deserialize_element(server_pk)
-    preamble = _ake.preamble(
-        config.context,
-        creds.client_identity,
+    return deserialize_element(server_pk), env_keys, creds
+
+
+def _client_finish(state: ClientLoginState, ke2: KE2, config: Config) -> tuple[bytes, ...]:
+    server_keyshare = deserialize_element(ke2.server_keyshare)
+    server_pk, env_keys, creds = _recover_credentials(state, ke2, config)
+    keys = _session(
+        config,
+        creds,
         state.ke1,
-        creds.server_identity,
-        ke2.credential_response,
-        ke2.server_nonce,
-        server_keyshare,
-    )
-    ikm = _ake.triple_dh(
+        (ke2.credential_response, ke2.server_nonce, server_keyshare),
         (
             (state.client_secret, server_keyshare),
             (state.client_secret, server_pk),
             (env_keys.client_private_key, server_keyshare),
-        )
+        ),
     )
-    keys = _ake.derive_keys(ikm, preamble)
     if not _kdf.ct_equal(ke2.server_mac, keys.server_mac):
         raise EnvelopeError("server MAC mismatch")
     return keys.client_mac, keys.session_key, env_keys.export_key
