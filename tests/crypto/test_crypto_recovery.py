@@ -112,6 +112,8 @@ def test_display_format_and_round_trip_in_every_spelling(secret: bytes) -> None:
         "-".join(flat[i : i + 8] for i in range(0, 64, 8)),
         flat.replace("1", "I").replace("0", "O"),
         flat.replace("1", "l").replace("0", "o"),
+        "\ufeff" + "\u2013".join(shown.split()) + "\u200b",
+        "\u00a0".join(shown.split()),
     ]
     for text in spellings:
         assert RecoveryKey.parse(text).secret == secret

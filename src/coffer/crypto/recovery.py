@@ -13,7 +13,8 @@ Rules ("recovery key v1", specified with a test vector in docs/design-crypto.md)
   ``b"coffer-reckey-v1"``, over the 54 characters as ASCII. Any change to them mismatches the
   recomputed value; any random multi-character error passes all checks with probability about
   ``2⁻⁶⁰``.
-- Input normalisation in :meth:`RecoveryKey.parse`: upper-case; drop whitespace, ``-`` and ``_``;
+- Input normalisation in :meth:`RecoveryKey.parse`: upper-case; drop whitespace, ``-``, ``_``,
+  Unicode dashes and invisible format characters (zero-width space, BOM — copy-paste debris);
   read ``I`` and ``L`` as ``1`` and ``O`` as ``0``. Nothing else is accepted.
 - Every rejection raises :class:`RecoveryKeyTypo` (a :class:`coffer.errors.WrongKey`) whose message
   says the key has a typo; parsing is pure and happens before any storage access.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 
 import pysodium
 
@@ -43,7 +45,7 @@ HASH_PERSONAL = b"coffer-reckey-v1"
 
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
-_SEPARATORS = "-_"
+_SEPARATORS = frozenset("-_\u2010\u2011\u2012\u2013\u2014\u2212")  # ASCII and Unicode dashes
 
 
 class RecoveryKeyTypo(WrongKey):
@@ -75,9 +77,14 @@ def encode(secret: bytes) -> str:
     return code + "".join(ALPHABET[s] for s in _hash_symbols(code))
 
 
+def _is_separator(char: str) -> bool:
+    """Whitespace, dashes, ``_`` and invisible format characters (zero-width space, BOM)."""
+    return char.isspace() or char in _SEPARATORS or unicodedata.category(char) == "Cf"
+
+
 def normalise(text: str) -> str:
-    """Upper-case, drop whitespace/``-``/``_``, read I and L as 1 and O as 0."""
-    kept = (c for c in text.upper() if not c.isspace() and c not in _SEPARATORS)
+    """Upper-case, drop separators (:func:`_is_separator`), read I and L as 1 and O as 0."""
+    kept = (c for c in text.upper() if not _is_separator(c))
     return "".join(kept).translate(_ALIASES)
 
 
