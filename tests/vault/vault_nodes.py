@@ -1,0 +1,84 @@
+"""Vault nodes as real processes (``python -m coffer.cli.vault_cmd serve``) on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Node:
+    """One vault node process; ``url`` once :meth:`wait_ready` returned."""
+
+    def __init__(
+        self,
+        database: str,
+        key_file: Path,
+        *,
+        schema: str = "coffer_vault",
+        name: str = "node",
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [
+            sys.executable,
+            "-m",
+            "coffer.cli.vault_cmd",
+            "serve",
+            "--db",
+            database,
+            "--pg-schema",
+            schema,
+            "--key-file",
+            str(key_file),
+            "--port",
+            str(self.port),
+            "--rate-per-address",
+            "0",
+            "--rate-per-account",
+            "0",
+            "--node",
+            name,
+            "--log-level",
+            "warning",
+        ]
+        self._log = open(log or os.devnull, "wb")
+        self.proc = subprocess.Popen(
+            cmd, env={**os.environ, **(env or {})}, stdout=self._log, stderr=self._log
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> Node:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"vault node exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/v1/info", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("vault node did not become ready")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
