@@ -6,8 +6,10 @@ a module- or session-scoped server and get a fresh prefix per test.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,11 +18,12 @@ from coffer.backends.faults import FaultInjector
 from coffer.backends.limits import LimitedBackend
 from coffer.backends.local import LocalBackend
 from coffer.backends.memory import MemoryBackend
+from coffer.backends.rclone import RcloneBackend
 from coffer.backends.rest import RestBackend
 from coffer.backends.retry import RetryBackend
 from coffer.backends.s3 import S3Backend
 
-from .servers import S3_KEY, S3_SECRET, Server, rclone_server
+from .servers import S3_KEY, S3_SECRET, Server, rclone_or_skip, rclone_server
 
 Factory = Callable[[pytest.FixtureRequest], Backend]
 
@@ -107,7 +110,41 @@ def _rest_append_only(request: pytest.FixtureRequest) -> Backend:
     return RestBackend(f"{server.url}/{uuid.uuid4().hex}/")
 
 
+@pytest.fixture(scope="session")
+def rclone_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An rclone.conf with a local remote and a crypt remote layered on it."""
+    binary = rclone_or_skip()
+    base = tmp_path_factory.mktemp("rclone")
+    obscured = subprocess.run(
+        [binary, "obscure", "coffer test crypt password"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    conf = base / "rclone.conf"
+    conf.write_text(
+        "[localdisk]\ntype = local\n\n"
+        f"[secret]\ntype = crypt\nremote = localdisk:{base / 'crypt-under'}\n"
+        f"password = {obscured}\n"
+    )
+    (base / "plain").mkdir()
+    return conf
+
+
+def _rclone_local(request: pytest.FixtureRequest) -> Backend:
+    conf: Path = request.getfixturevalue("rclone_config")
+    remote = f"localdisk:{conf.parent / 'plain' / uuid.uuid4().hex}"
+    return RcloneBackend(remote, args=["--config", str(conf)])
+
+
+def _rclone_crypt(request: pytest.FixtureRequest) -> Backend:
+    conf: Path = request.getfixturevalue("rclone_config")
+    return RcloneBackend(f"secret:{uuid.uuid4().hex}", args=["--config", str(conf)])
+
+
 FACTORIES: dict[str, Factory] = {
+    "rclone(local)": _rclone_local,
+    "rclone(crypt)": _rclone_crypt,
     "rest": _rest,
     "rest-append-only": _rest_append_only,
     "s3": _s3,

@@ -51,7 +51,9 @@ def _open_rest(rest: str) -> Backend:
 
 
 def _open_rclone(rest: str) -> Backend:
-    raise BackendConfigError("the rclone: backend is not available yet")  # STEP1
+    from coffer.backends.rclone import RcloneBackend
+
+    return RcloneBackend(rest)
 
 
 OPENERS: dict[str, Callable[[str], Backend]] = {
