@@ -1,0 +1,1 @@
+"""The ``coffer`` command: one module per command, shared plumbing in ``context``/``output``."""

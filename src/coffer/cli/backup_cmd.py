@@ -1,0 +1,83 @@
+"""``coffer backup SOURCE...``: back up files, folders and SQLite databases."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.output import BarProgress, emit_json, human_bytes
+from coffer.engine.backup import BackupOptions, BackupResult, backup
+from coffer.engine.locks import locked
+from coffer.errors import PartialBackup
+
+
+def summary(result: BackupResult) -> dict[str, object]:
+    return {
+        "snapshot": result.snapshot.id,
+        "files_new": result.files_new,
+        "files_changed": result.files_changed,
+        "files_unchanged": result.files_unchanged,
+        "dirs": result.dirs,
+        "bytes_read": result.bytes_read,
+        "bytes_new": result.bytes_new,
+        "bytes_stored": result.bytes_stored,
+        "blobs_new": result.blobs_new,
+        "packs": result.packs,
+        "sources": [
+            {"path": s.path, "files": s.files, "bytes_read": s.bytes_read, "bytes_new": s.bytes_new}
+            for s in result.sources
+        ],
+        "skipped": result.skipped,
+    }
+
+
+def _print_human(result: BackupResult, seconds: float) -> None:
+    click.echo(
+        f"snapshot {result.snapshot.id[:8]} saved: {result.files_new} new, "
+        f"{result.files_changed} changed, {result.files_unchanged} unchanged files"
+    )
+    for s in result.sources:
+        click.echo(f"  {s.path}: read {human_bytes(s.bytes_read)}, new {human_bytes(s.bytes_new)}")
+    click.echo(
+        f"added {human_bytes(result.bytes_stored)} to the repository "
+        f"({human_bytes(result.bytes_new)} of new data) in {seconds:.1f} s"
+    )
+
+
+@click.command("backup")
+@common_options
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--tag", "tags", multiple=True, help="tag the snapshot (repeatable)")
+@click.option("--host", help="hostname to record (default: this machine's)")
+@click.option("--parent", help="snapshot to compare against (default: latest of the same sources)")
+@click.option("--force", is_flag=True, help="re-read every file, ignoring the parent snapshot")
+def command(
+    opts: Options,
+    sources: tuple[Path, ...],
+    tags: tuple[str, ...],
+    host: str | None,
+    parent: str | None,
+    force: bool,
+) -> None:
+    """Back up SOURCES (files or folders) into a new snapshot."""
+    repo = open_repository(opts)
+    bopts = BackupOptions(tags=list(tags), parent=parent, use_parent=not force)
+    if host:
+        bopts.hostname = host
+    progress = BarProgress(enabled=not (opts.quiet or opts.json))
+    with locked(repo):
+        repo.load_index()
+        result = backup(repo, list(sources), bopts, progress)
+    seconds = time.monotonic() - progress.started
+    if opts.json:
+        emit_json(summary(result))
+    else:
+        _print_human(result, seconds)
+    if result.skipped:
+        raise PartialBackup(
+            f"{len(result.skipped)} source(s) could not be read and are listed in snapshot "
+            f"{result.snapshot.id[:8]} as skipped"
+        )

@@ -1,0 +1,118 @@
+"""Shared CLI plumbing: the repository address, how the key is obtained, output mode.
+
+Rules:
+- The repository comes from ``--repo`` or ``COFFER_REPO``; the recovery key from
+  ``--recovery-key-file``, ``COFFER_RECOVERY_KEY`` or a hidden prompt — in that order. A typo in
+  a recovery key is caught by its checksum before the repository is touched.
+- Every command that needs the repository key goes through :func:`open_repository`, so new
+  unlock routes (the password via the key vault) are added in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from coffer.backends.base import Backend
+from coffer.backends.registry import open_backend
+from coffer.crypto.recovery import RecoveryKey
+from coffer.crypto.slots import SlotKind
+from coffer.engine.errors import SnapshotNotFound
+from coffer.engine.repository import Repository, list_slots, read_config_header
+from coffer.errors import UsageError, WrongKey
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Options:
+    repo: str | None
+    recovery_key_file: Path | None
+    json: bool
+    quiet: bool
+
+
+def common_options(func: F) -> F:
+    """Add --repo, --recovery-key-file, --json and --quiet to a command."""
+
+    @click.option("-r", "--repo", envvar="COFFER_REPO", help="repository address (or COFFER_REPO)")
+    @click.option(
+        "--recovery-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="file holding the recovery key (or COFFER_RECOVERY_KEY)",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+    @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
+    @functools.wraps(func)
+    def wrapper(
+        repo: str | None, recovery_key_file: Path | None, as_json: bool, quiet: bool, **kw: Any
+    ) -> Any:
+        opts = Options(repo, recovery_key_file, as_json, quiet)
+        return func(opts, **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def backend_for(opts: Options) -> Backend:
+    if not opts.repo:
+        raise UsageError("no repository given: use --repo or set COFFER_REPO")
+    return open_backend(opts.repo)
+
+
+def _key_text_without_prompt(opts: Options) -> str | None:
+    if opts.recovery_key_file is not None:
+        try:
+            return opts.recovery_key_file.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read {opts.recovery_key_file}: {exc.strerror}") from None
+    return os.environ.get("COFFER_RECOVERY_KEY") or None
+
+
+def read_recovery_key(opts: Options) -> RecoveryKey:
+    """Obtain and parse the recovery key (typos raise before any storage access)."""
+    text = _key_text_without_prompt(opts)
+    if text is None:
+        if not sys.stdin.isatty():
+            raise WrongKey(
+                "no recovery key given: use --recovery-key-file, COFFER_RECOVERY_KEY or a terminal"
+            )
+        text = click.prompt("Recovery key", hide_input=True)
+    return RecoveryKey.parse(text)
+
+
+def open_repository(opts: Options) -> Repository:
+    """Open the repository with the key the user supplied.
+
+    A key given by file or environment is parsed first, so a typo is reported before the
+    storage is touched; an interactive prompt comes only after the repository was found.
+    """
+    key = RecoveryKey.parse(text) if (text := _key_text_without_prompt(opts)) else None
+    backend = backend_for(opts)
+    read_config_header(backend)
+    if key is None:
+        kinds = {s.kind for s in list_slots(backend)}
+        if kinds and SlotKind.RECOVERY not in kinds:
+            raise WrongKey("this repository has no recovery-key slot; use the password route")
+        key = read_recovery_key(opts)
+    return Repository.open(backend, SlotKind.RECOVERY, key.secret)
+
+
+def resolve_snapshot(repo: Repository, ref: str) -> str:
+    """Turn ``latest`` or an ID prefix into a full snapshot ID."""
+    ids = repo.snapshot_ids()
+    if ref == "latest":
+        if not ids:
+            raise SnapshotNotFound("the repository has no snapshots")
+        return max(ids, key=lambda i: repo.load_snapshot(i).time)
+    matches = [i for i in ids if i.startswith(ref.lower())]
+    if len(matches) != 1:
+        what = "no snapshot" if not matches else f"{len(matches)} snapshots"
+        raise SnapshotNotFound(f"{what} match {ref!r}")
+    return matches[0]

@@ -1,0 +1,342 @@
+"""Backup: walk the sources, chunk what changed, store new blobs, then index, then snapshot.
+
+Rules:
+- Order of writes is packs → index → snapshot, so a crash at any point leaves a repository
+  whose snapshots are all complete; the next run adopts the packs an interrupted run left.
+- SQLite databases (recognised by header) are captured through the online backup API and cut
+  into page-aligned chunks; their ``-wal``/``-shm``/``-journal`` companions are not stored.
+- A regular file whose (size, mtime, ctime, inode) match the parent snapshot and whose blobs are
+  all indexed is not read again (the parent snapshot is the files cache).
+- A source that vanishes or cannot be read is skipped with a warning and listed in the
+  snapshot's ``skipped``; the caller turns that into the "partial" exit code.
+- Memory is bounded: one chunk of input, one pack being filled, ``max_inflight`` packs uploading.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import stat
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from coffer.engine.chunker import Chunker, page_chunks
+from coffer.engine.compress import looks_compressed
+from coffer.engine.errors import RepositoryExists  # noqa: F401 - re-exported for callers
+from coffer.engine.progress import Progress
+from coffer.engine.repository import Repository
+from coffer.engine.snapshot import Node, Snapshot, check_component, walk
+from coffer.engine.sqlite_capture import companion_of, consistent_copy, is_sqlite_header
+from coffer.engine.uploader import Uploader
+from coffer.errors import IntegrityError, UsageError
+
+READ_SIZE = 1 << 20
+
+
+@dataclass
+class BackupOptions:
+    hostname: str = field(default_factory=socket.gethostname)
+    tags: list[str] = field(default_factory=list)
+    parent: str | None = None  # snapshot ID, or None to pick the latest matching one
+    use_parent: bool = True
+    db_mode: str | None = None  # "pages" | "logical"; None = repository default
+    tmpdir: str | None = None
+
+
+@dataclass
+class SourceStats:
+    path: str
+    bytes_read: int = 0
+    bytes_new: int = 0
+    bytes_stored_before: int = 0
+    files: int = 0
+
+
+@dataclass
+class BackupResult:
+    snapshot: Snapshot
+    files_new: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    dirs: int = 0
+    bytes_read: int = 0
+    bytes_new: int = 0
+    bytes_stored: int = 0
+    blobs_new: int = 0
+    packs: int = 0
+    sources: list[SourceStats] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        return self.snapshot.skipped
+
+
+def _top_name(path: Path) -> str:
+    name = path.name or "root"
+    return check_component(name)
+
+
+def _scan_size(paths: list[Path]) -> tuple[int, int]:
+    total = files = 0
+    for p in paths:
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            total, files = total + st.st_size, files + 1
+        elif stat.S_ISDIR(st.st_mode):
+            for root, _dirs, names in os.walk(p):
+                for n in names:
+                    try:
+                        s = os.lstat(os.path.join(root, n))
+                    except OSError:
+                        continue
+                    if stat.S_ISREG(s.st_mode):
+                        total, files = total + s.st_size, files + 1
+    return total, files
+
+
+class BackupRun:
+    """One backup of a list of sources into an open repository."""
+
+    def __init__(self, repo: Repository, options: BackupOptions, progress: Progress) -> None:
+        self.repo = repo
+        self.opts = options
+        self.progress = progress
+        self.chunker = Chunker(repo.keys.chunker, repo.params.chunker)
+        self.uploader = Uploader(repo)
+        self.skipped: list[dict[str, str]] = []
+        self.result_counts = {"new": 0, "changed": 0, "unchanged": 0, "dirs": 0}
+        self.bytes_read = 0
+        self.parent_files: dict[str, Node] = {}
+        self.source_stats: list[SourceStats] = []
+        self._current: SourceStats | None = None
+
+    # -- entry point ----------------------------------------------------------------------
+    def run(self, sources: list[Path]) -> BackupResult:
+        paths = [Path(os.path.abspath(p)) for p in sources]
+        names = [_top_name(p) for p in paths]
+        if len(set(names)) != len(names):
+            raise UsageError("two sources have the same name; back them up separately")
+        parent = self._pick_parent([str(p) for p in paths])
+        if parent is not None:
+            self.parent_files = {path: n for path, n in walk(parent.tree) if n.type == "file"}
+        self.uploader.extra_packs = self.repo.adopt_unindexed_packs()
+        total, nfiles = _scan_size(paths)
+        self.progress.start(total, nfiles, "backup")
+        try:
+            tree = []
+            for p, name in zip(paths, names, strict=True):
+                self._current = SourceStats(str(p))
+                self.source_stats.append(self._current)
+                before = self.uploader.stats.bytes_new_raw
+                node = self._visit(p, name, name)
+                self._current.bytes_new = self.uploader.stats.bytes_new_raw - before
+                if node is not None:
+                    tree.append(node)
+            self.uploader.finish()
+        except BaseException:
+            self.uploader.abort()
+            raise
+        finally:
+            self.progress.finish()
+        snap = self._snapshot(paths, tree, parent)
+        self.repo.save_snapshot(snap)
+        return self._result(snap)
+
+    def _pick_parent(self, paths: list[str]) -> Snapshot | None:
+        if not self.opts.use_parent:
+            return None
+        if self.opts.parent:
+            return self.repo.load_snapshot(self.opts.parent)
+        best: Snapshot | None = None
+        for oid in self.repo.snapshot_ids():
+            try:
+                snap = self.repo.load_snapshot(oid)
+            except IntegrityError as exc:
+                self.progress.warn(f"ignoring a damaged snapshot as parent: {exc}")
+                continue
+            same = snap.hostname == self.opts.hostname and sorted(snap.paths) == sorted(paths)
+            if same and (best is None or snap.time > best.time):
+                best = snap
+        return best
+
+    # -- walking --------------------------------------------------------------------------
+    def _skip(self, path: Path, exc: BaseException) -> None:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        self.skipped.append({"path": str(path), "error": reason})
+        self.progress.warn(f"skipped {path}: {reason}")
+
+    def _visit(self, path: Path, name: str, rel: str) -> Node | None:
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            self._skip(path, exc)
+            return None
+        node = Node(name=name, type="", mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+        if stat.S_ISDIR(st.st_mode):
+            return self._visit_dir(path, node, rel)
+        if stat.S_ISLNK(st.st_mode):
+            node.type = "symlink"
+            try:
+                node.target = os.readlink(path)
+            except OSError as exc:
+                self._skip(path, exc)
+                return None
+            return node
+        if stat.S_ISREG(st.st_mode):
+            node.type = "file"
+            node.size, node.inode, node.ctime_ns = st.st_size, st.st_ino, st.st_ctime_ns
+            return self._visit_file(path, node, rel)
+        self._skip(path, OSError(0, "not a regular file, directory or symlink"))
+        return None
+
+    def _visit_dir(self, path: Path, node: Node, rel: str) -> Node | None:
+        node.type = "dir"
+        self.result_counts["dirs"] += 1
+        try:
+            names = sorted(e.name for e in os.scandir(path))
+        except OSError as exc:
+            self._skip(path, exc)
+            return None
+        for child in names:
+            cpath = path / child
+            if companion_of(cpath) is not None:
+                continue
+            try:
+                check_component(child)
+            except Exception as exc:
+                self._skip(cpath, exc)
+                continue
+            cnode = self._visit(cpath, child, f"{rel}/{child}")
+            if cnode is not None:
+                node.children.append(cnode)
+        return node
+
+    def _visit_file(self, path: Path, node: Node, rel: str) -> Node | None:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+                fh.seek(0)
+                if is_sqlite_header(head):
+                    self._store_sqlite(path, node)
+                elif not self._reuse(node, rel):
+                    self._store_stream(fh, node, try_compress=not looks_compressed(head))
+        except OSError as exc:
+            self._skip(path, exc)
+            return None
+        if self._current is not None:
+            self._current.files += 1
+        self.progress.file_done(rel)
+        return node
+
+    def _reuse(self, node: Node, rel: str) -> bool:
+        old = self.parent_files.get(rel)
+        if old is None:
+            self.result_counts["new"] += 1
+            return False
+        same = (old.size, old.mtime_ns, old.ctime_ns, old.inode, old.format) == (
+            node.size,
+            node.mtime_ns,
+            node.ctime_ns,
+            node.inode,
+            "file",
+        )
+        if same and all(self.uploader.has(b) for b in old.content):
+            node.content = list(old.content)
+            self.result_counts["unchanged"] += 1
+            self.progress.advance(node.size)
+            return True
+        self.result_counts["changed"] += 1
+        return False
+
+    # -- storing content ------------------------------------------------------------------
+    def _add_chunk(self, data: bytes | memoryview, node: Node, try_compress: bool) -> None:
+        bid = self.repo.blob_id(data)
+        self.uploader.add(bid, data, try_compress=try_compress)
+        node.content.append(bid)
+        self.bytes_read += len(data)
+        if self._current is not None:
+            self._current.bytes_read += len(data)
+        self.progress.advance(len(data))
+
+    def _store_stream(self, fh: BinaryIO, node: Node, *, try_compress: bool) -> None:
+        size = 0
+        for chunk in self.chunker.chunks(fh):
+            size += len(chunk)
+            self._add_chunk(chunk, node, try_compress)
+        node.size = size
+
+    def _store_sqlite(self, path: Path, node: Node) -> None:
+        self.result_counts["changed"] += 1
+        with consistent_copy(path, self.opts.tmpdir) as (copy, page_size):
+            node.format = "sqlite-pages"
+            node.extra = {"page_size": page_size}
+            size = 0
+            with open(copy, "rb") as fh:
+                for block in page_chunks(fh, page_size):
+                    size += len(block)
+                    self._add_chunk(block, node, try_compress=True)
+            node.size = size
+
+    # -- results --------------------------------------------------------------------------
+    def _snapshot(self, paths: list[Path], tree: list[Node], parent: Snapshot | None) -> Snapshot:
+        up = self.uploader.stats
+        return Snapshot(
+            time=datetime.now(UTC).isoformat(timespec="microseconds"),
+            hostname=self.opts.hostname,
+            username=_username(),
+            paths=[str(p) for p in paths],
+            tree=tree,
+            parent=parent.id if parent else None,
+            tags=list(self.opts.tags),
+            skipped=self.skipped,
+            summary={
+                "files_new": self.result_counts["new"],
+                "files_changed": self.result_counts["changed"],
+                "files_unchanged": self.result_counts["unchanged"],
+                "dirs": self.result_counts["dirs"],
+                "bytes_read": self.bytes_read,
+                "bytes_new": up.bytes_new_raw,
+                "bytes_stored": up.bytes_stored,
+                "blobs_new": up.blobs_new,
+                "packs": up.packs,
+            },
+        )
+
+    def _result(self, snap: Snapshot) -> BackupResult:
+        up = self.uploader.stats
+        return BackupResult(
+            snapshot=snap,
+            files_new=self.result_counts["new"],
+            files_changed=self.result_counts["changed"],
+            files_unchanged=self.result_counts["unchanged"],
+            dirs=self.result_counts["dirs"],
+            bytes_read=self.bytes_read,
+            bytes_new=up.bytes_new_raw,
+            bytes_stored=up.bytes_stored,
+            blobs_new=up.blobs_new,
+            packs=up.packs,
+            sources=self.source_stats,
+        )
+
+
+def _username() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def backup(
+    repo: Repository,
+    sources: list[Path],
+    options: BackupOptions | None = None,
+    progress: Progress | None = None,
+) -> BackupResult:
+    """Back up ``sources`` into ``repo`` and return the new snapshot with statistics."""
+    return BackupRun(repo, options or BackupOptions(), progress or Progress()).run(sources)

@@ -1,0 +1,153 @@
+"""Check: verify a repository's structure, and with ``read_data`` every byte of every pack.
+
+What is checked, in order (each problem is reported with the object's name; checking goes on):
+1. key slots: each ``keys/<id>`` hashes to its ID (a slot is named by its SHA-256);
+2. index objects authenticate and parse;
+3. snapshots authenticate and parse, and every blob they reference is indexed;
+4. every indexed pack exists, and its authenticated header agrees with the index;
+5. with ``read_data`` (or a subset): every pack's SHA-256 equals its name and every blob in it
+   authenticates, decompresses and matches its keyed ID.
+Packs that no index lists are reported as warnings (an interrupted backup leaves them; the next
+backup adopts them, prune removes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+import zstandard
+
+from coffer.backends.base import BackendError, ObjectType
+from coffer.engine.index import Index, Location, decode_index
+from coffer.engine.pack import PackEntry
+from coffer.engine.progress import Progress
+from coffer.engine.repository import Repository
+from coffer.engine.snapshot import walk
+from coffer.errors import IntegrityError
+
+
+@dataclass
+class CheckReport:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    snapshots: int = 0
+    packs: int = 0
+    packs_read: int = 0
+    blobs: int = 0
+    bytes_read: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Checker:
+    def __init__(self, repo: Repository, progress: Progress) -> None:
+        self.repo = repo
+        self.progress = progress
+        self.report = CheckReport()
+        self.index = Index()
+
+    def error(self, message: str) -> None:
+        self.report.errors.append(message)
+        self.progress.warn(message)
+
+    def check_keys(self) -> None:
+        for name, _ in self.repo.backend.list(ObjectType.KEYS):
+            data = self.repo.backend.load(ObjectType.KEYS, name)
+            if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), name):
+                self.error(f"keys/{name}: damaged (content does not match its ID)")
+
+    def check_index(self) -> None:
+        decoded: dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]] = {}
+        for oid, _ in self.repo.backend.list(ObjectType.INDEX):
+            try:
+                plain = zstandard.ZstdDecompressor().decompress(
+                    self.repo.load_object(ObjectType.INDEX, oid), max_output_size=1 << 31
+                )
+                decoded[oid] = decode_index(plain)
+            except (IntegrityError, zstandard.ZstdError) as exc:
+                self.error(f"index/{oid}: damaged ({exc})")
+        superseded = {s for sup, _ in decoded.values() for s in sup}
+        for oid, (_sup, packs) in decoded.items():
+            if oid not in superseded:
+                for pack_id, entries in packs:
+                    self.index.add_pack(pack_id, entries)
+
+    def check_snapshots(self) -> None:
+        for oid in self.repo.snapshot_ids():
+            try:
+                snap = self.repo.load_snapshot(oid)
+            except IntegrityError as exc:
+                self.error(f"snapshots/{oid}: damaged ({exc})")
+                continue
+            self.report.snapshots += 1
+            missing = 0
+            for _path, node in walk(snap.tree):
+                missing += sum(1 for b in node.content if b not in self.index)
+            if missing:
+                self.error(f"snapshots/{oid}: {missing} referenced blobs are not in the index")
+
+    def check_packs(self, read_data: bool, subset: set[str] | None) -> None:
+        sizes = dict(self.repo.backend.list(ObjectType.DATA))
+        for pack_id in sorted(set(sizes) - self.index.packs):
+            self.report.warnings.append(f"data/{pack_id}: not referenced by any index")
+        entries_of = dict(self.index.pack_entries())
+        to_read = [p for p in entries_of if read_data and (subset is None or p in subset)]
+        total = sum(sizes.get(p, 0) for p in to_read)
+        self.progress.start(total, len(to_read), "check")
+        for pack_id, entries in entries_of.items():
+            self.report.packs += 1
+            if pack_id not in sizes:
+                self.error(f"data/{pack_id}: missing (listed in the index)")
+                continue
+            try:
+                header = self.repo.read_pack_header(pack_id, sizes[pack_id])
+            except (IntegrityError, BackendError) as exc:
+                self.error(f"data/{pack_id}: damaged ({exc})")
+                continue
+            if {e.blob_id for e in header} != {e.blob_id for e in entries}:
+                self.error(f"data/{pack_id}: header does not match the index")
+            if pack_id in to_read:
+                self._read_pack(pack_id, header)
+        self.progress.finish()
+
+    def _read_pack(self, pack_id: str, header: list[PackEntry]) -> None:
+        try:
+            data = self.repo.backend.load(ObjectType.DATA, pack_id)
+        except BackendError as exc:
+            self.error(f"data/{pack_id}: unreadable ({exc})")
+            return
+        self.report.packs_read += 1
+        self.report.bytes_read += len(data)
+        self.progress.advance(len(data))
+        if hashlib.sha256(data).hexdigest() != pack_id:
+            self.error(f"data/{pack_id}: damaged (content does not match its ID)")
+        bad = 0
+        for e in header:
+            loc = Location(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+            try:
+                self.repo.open_blob(e.blob_id, loc, data[e.offset : e.offset + e.length])
+                self.report.blobs += 1
+            except IntegrityError:
+                bad += 1
+        if bad:
+            self.error(f"data/{pack_id}: {bad} blobs failed authentication")
+
+
+def check(
+    repo: Repository,
+    *,
+    read_data: bool = False,
+    subset: set[str] | None = None,
+    progress: Progress | None = None,
+) -> CheckReport:
+    """Check ``repo``; see the module docstring for what is verified."""
+    checker = Checker(repo, progress or Progress())
+    checker.check_keys()
+    checker.check_index()
+    checker.check_snapshots()
+    checker.check_packs(read_data, subset)
+    return checker.report

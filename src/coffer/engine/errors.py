@@ -1,0 +1,21 @@
+"""Engine-specific errors; the shared ones live in :mod:`coffer.errors`."""
+
+from __future__ import annotations
+
+from coffer.errors import IntegrityError, RepositoryError, UsageError
+
+
+class RepositoryExists(RepositoryError):
+    """``init`` found a repository already at that address."""
+
+
+class SnapshotNotFound(RepositoryError):
+    """No snapshot matches the given ID (or prefix), or the prefix is ambiguous."""
+
+
+class PathNotInSnapshot(UsageError):
+    """The requested path does not exist in the snapshot."""
+
+
+class UnsafePath(IntegrityError):
+    """A snapshot entry names a path that would escape the restore target."""

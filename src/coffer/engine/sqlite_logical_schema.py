@@ -1,0 +1,181 @@
+"""What the SQLite logical stream holds for each schema object, decided from ``sqlite_schema``.
+
+Rules:
+
+- Schema objects are emitted grouped in restore order — tables (ordinary and virtual), then
+  indexes, views, triggers — each group in ``sqlite_schema`` rowid (creation) order. Internal
+  objects (``sqlite_%``: autoindexes, ``sqlite_sequence``, ``sqlite_stat1``) and the shadow
+  tables of virtual tables are never emitted: SQLite creates them itself.
+- Every table gets a *section* of rows, in this order: ordinary tables, virtual-table content,
+  raw shadow tables, internal tables. Section kinds:
+
+  ``rowid``          ordinary rowid table; each row starts with its rowid, rows in rowid order
+  ``without-rowid``  WITHOUT ROWID table, or a rowid table whose rowid is shadowed by columns
+                     named ``rowid``, ``_rowid_`` and ``oid``; rows in primary-key order
+  ``vtab``           FTS5 table that stores its own content: rows read through the virtual table
+                     (rowid first) and restored by inserting into it, which rebuilds the index
+  ``shadow-rowid`` / ``shadow-without-rowid``
+                     shadow table of a virtual table we cannot read back through its own
+                     interface (contentless FTS5, R*Tree, FTS3/4, others): copied raw; on
+                     restore the table is emptied first (creating the virtual table seeds it)
+  ``internal``       ``sqlite_sequence`` / ``sqlite_stat1``: rowid first; emptied, then refilled
+
+- An FTS5 table with external content (``content='tbl'``) has no section: its rows live in
+  ``tbl``; restore runs ``INSERT INTO fts(fts) VALUES('rebuild')`` once the rows are in.
+- Generated columns and hidden columns are never dumped (SQLite recomputes them).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from coffer.engine.sqlite_logical_codec import LogicalFormatError
+
+GROUP_ORDER = ("table", "index", "view", "trigger")
+INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1")
+HEADER_PRAGMAS = ("application_id", "auto_vacuum", "encoding", "journal_mode", "page_size",
+                  "user_version")  # fmt: skip
+
+_USING = re.compile(r"\bUSING\s+(\w+)", re.IGNORECASE)
+_CONTENT = re.compile(r"""\bcontent\s*=\s*(?:'((?:[^']|'')*)'|"((?:[^"]|"")*)"|(\w+))""", re.I)
+
+
+class UnsupportedDatabase(LogicalFormatError):
+    """The database uses something the logical mode cannot carry (the page mode can)."""
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    type: str
+    name: str
+    tbl_name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: str
+    name: str
+    columns: tuple[str, ...]
+    order_by: tuple[str, ...]
+    rowid: str | None
+    """Name used for the rowid (``rowid``/``_rowid_``/``oid``) when the rows carry one."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    objects: list[SchemaObject]
+    sections: list[Section]
+    rebuild: list[str]
+    """External-content FTS5 tables to rebuild once every section is restored."""
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def plan(conn: sqlite3.Connection) -> Plan:
+    """Read the schema (inside the caller's read transaction) and decide every section."""
+    saved = conn.text_factory
+    conn.text_factory = str
+    try:
+        return _plan(conn)
+    finally:
+        conn.text_factory = saved
+
+
+def _plan(conn: sqlite3.Connection) -> Plan:
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_schema ORDER BY rowid"
+    ).fetchall()
+    listing = {r[1]: (r[2], r[4]) for r in conn.execute("PRAGMA main.table_list")}
+    vtabs = {n: _module(sql) for t, n, _, sql in rows if t == "table" and _is_virtual(sql)}
+    raw_owners = {n for n, (module, content) in vtabs.items() if not _readable(module, content)}
+    objects, plain, content, shadow, internal, rebuild = [], [], [], [], [], []
+    for type_, name, tbl_name, sql in rows:
+        kind, without_rowid = listing.get(name, (type_, 0))
+        if name.startswith("sqlite_") or sql is None:
+            if name in INTERNAL_TABLES:
+                internal.append(_section(conn, name, "internal", False))
+            elif type_ == "table" and not name.startswith("sqlite_stat"):
+                raise UnsupportedDatabase(f"unexpected internal table {name!r}")
+            continue
+        if kind == "shadow":
+            owner = _owner(name, vtabs)
+            if owner in raw_owners:
+                shadow.append(_section(conn, name, "shadow", bool(without_rowid)))
+            continue
+        objects.append(SchemaObject(type_, name, tbl_name, sql))
+        if kind == "virtual":
+            content_opt = vtabs[name][1]
+            if name in raw_owners:
+                continue
+            if content_opt is None:
+                content.append(_section(conn, name, "vtab", False))
+            else:
+                rebuild.append(name)
+        elif type_ == "table":
+            plain.append(_section(conn, name, "table", bool(without_rowid)))
+    objects.sort(key=lambda o: GROUP_ORDER.index(o.type))
+    return Plan(objects, plain + content + shadow + internal, rebuild)
+
+
+def _is_virtual(sql: str | None) -> bool:
+    return sql is not None and sql.lstrip().upper().startswith("CREATE VIRTUAL TABLE")
+
+
+def _module(sql: str) -> tuple[str, str | None]:
+    """(module name, FTS5 ``content=`` option or None)."""
+    match = _USING.search(sql)
+    module = match.group(1).lower() if match else ""
+    option = _CONTENT.search(sql[match.end() :]) if match else None
+    if option is None:
+        return module, None
+    value = next(g for g in option.groups() if g is not None)
+    return module, value
+
+
+def _readable(module: str, content: str | None) -> bool:
+    """True for FTS5 tables whose rows can be read through the table (own or external content)."""
+    return module == "fts5" and content != ""
+
+
+def _owner(shadow: str, vtabs: dict[str, tuple[str, str | None]]) -> str | None:
+    candidates = [v for v in vtabs if shadow.startswith(v + "_")]
+    return max(candidates, key=len) if candidates else None
+
+
+def _section(conn: sqlite3.Connection, name: str, role: str, without_rowid: bool) -> Section:
+    info = conn.execute(f"PRAGMA main.table_xinfo({quote(name)})").fetchall()
+    columns = tuple(r[1] for r in info if r[6] == 0)
+    if role == "vtab":
+        return Section("vtab", name, columns, ("rowid",), "rowid")
+    rowid = None if without_rowid else _rowid_name(columns)
+    if rowid is not None:
+        kind = {"table": "rowid", "shadow": "shadow-rowid", "internal": "internal"}[role]
+        return Section(kind, name, columns, (rowid,), rowid)
+    if role == "internal":
+        raise UnsupportedDatabase(f"{name} has no accessible rowid")
+    pk = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0) or columns
+    kind = "shadow-without-rowid" if role == "shadow" else "without-rowid"
+    return Section(kind, name, columns, pk, None)
+
+
+def _rowid_name(columns: tuple[str, ...]) -> str | None:
+    taken = {c.lower() for c in columns}
+    return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
+
+
+def select_sql(section: Section) -> str:
+    cols = ([section.rowid] if section.rowid else []) + [quote(c) for c in section.columns]
+    order = ", ".join(c if c == section.rowid else quote(c) for c in section.order_by)
+    return f"SELECT {', '.join(cols)} FROM main.{quote(section.name)} ORDER BY {order}"
+
+
+def insert_sql(section: Section, raw_text: frozenset[int] = frozenset()) -> str:
+    """INSERT for one section's rows; positions in ``raw_text`` bind bytes ``CAST`` to TEXT."""
+    cols = ([section.rowid] if section.rowid else []) + [quote(c) for c in section.columns]
+    marks = ", ".join("CAST(? AS TEXT)" if i in raw_text else "?" for i in range(len(cols)))
+    return f"INSERT INTO main.{quote(section.name)} ({', '.join(cols)}) VALUES ({marks})"

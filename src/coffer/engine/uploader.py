@@ -1,0 +1,132 @@
+"""Blob → pack → upload pipeline with dedup and periodic index writes.
+
+Rules:
+- A blob already in the index, or already queued in this run, is never stored again.
+- Packs are uploaded by a small thread pool while the caller keeps chunking; at most
+  ``max_inflight`` finished packs wait in memory, so memory stays bounded whatever the input size.
+- An index object is written only after every pack it lists is stored (packs → index), every
+  ``flush_every`` packs, so an interrupted run leaves most of its packs indexed; the rest are
+  picked up by :meth:`Repository.adopt_unindexed_packs` on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from coffer.backends.base import ObjectExists, ObjectType
+from coffer.engine import compress
+from coffer.engine.pack import PackEntry, PackWriter
+from coffer.engine.repository import Repository
+
+
+@dataclass
+class UploadStats:
+    blobs_new: int = 0
+    blobs_known: int = 0
+    bytes_new_raw: int = 0
+    bytes_stored: int = 0
+    packs: int = 0
+    index_objects: int = 0
+
+
+class Uploader:
+    """Collects new blobs into packs and stores them; call :meth:`finish` exactly once."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        *,
+        workers: int = 2,
+        max_inflight: int = 2,
+        flush_every: int = 8,
+    ) -> None:
+        self.repo = repo
+        self.stats = UploadStats()
+        self._writer = PackWriter(repo.keys.data, repo.keys.pack_header, repo.repo_id)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="coffer-upload")
+        self._slots = threading.BoundedSemaphore(max_inflight)
+        self._futures: list[Future[None]] = []
+        self._queued: set[bytes] = set()
+        self._lock = threading.Lock()
+        self._done: list[tuple[str, list[PackEntry]]] = []
+        self._flush_every = flush_every
+        self.extra_packs: list[tuple[str, list[PackEntry]]] = []
+
+    def has(self, blob_id: bytes) -> bool:
+        return blob_id in self.repo.index or blob_id in self._queued
+
+    def add(self, blob_id: bytes, data: bytes | memoryview, *, try_compress: bool) -> bool:
+        """Store ``data`` under ``blob_id`` unless known; return True when it was new."""
+        if self.has(blob_id):
+            self.stats.blobs_known += 1
+            return False
+        method, payload = compress.maybe_compress(data, try_it=try_compress)
+        self._writer.add(blob_id, method, payload, len(data))
+        self._queued.add(blob_id)
+        self.stats.blobs_new += 1
+        self.stats.bytes_new_raw += len(data)
+        if self._writer.size >= self.repo.params.pack_size:
+            self._ship()
+        return True
+
+    def _ship(self) -> None:
+        if not len(self._writer):
+            return
+        pack_id, data, entries = self._writer.finish()
+        self._check_failures()
+        self._slots.acquire()
+        self._futures.append(self._pool.submit(self._upload, pack_id, data, entries))
+
+    def _upload(self, pack_id: str, data: bytes, entries: list[PackEntry]) -> None:
+        try:
+            # same ID, same bytes: an earlier interrupted run stored it already
+            with contextlib.suppress(ObjectExists):
+                self.repo.backend.save(ObjectType.DATA, pack_id, data)
+            with self._lock:
+                self.stats.packs += 1
+                self.stats.bytes_stored += len(data)
+                self._done.append((pack_id, entries))
+        finally:
+            self._slots.release()
+
+    def _check_failures(self) -> None:
+        pending = []
+        for fut in self._futures:
+            if fut.done():
+                fut.result()  # re-raises an upload failure in the caller's thread
+            else:
+                pending.append(fut)
+        self._futures = pending
+        with self._lock:
+            ready = len(self._done) >= self._flush_every
+        if ready:
+            self._flush_index()
+
+    def _flush_index(self) -> None:
+        with self._lock:
+            done, self._done = self._done, []
+        done += self.extra_packs
+        self.extra_packs = []
+        if not done:
+            return
+        self.repo.save_index(done)
+        for pack_id, entries in done:
+            self.repo.index.add_pack(pack_id, entries)
+        self.stats.index_objects += 1
+
+    def finish(self) -> None:
+        """Upload the last pack, wait for all uploads, then write the index."""
+        try:
+            self._ship()
+            for fut in self._futures:
+                fut.result()
+            self._futures = []
+            self._flush_index()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

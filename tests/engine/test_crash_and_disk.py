@@ -1,0 +1,123 @@
+"""Killed backups and a full disk leave a repository that checks clean and can continue."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coffer.backends.local import LocalBackend
+from coffer.cli.verify import compare_trees
+from coffer.crypto.recovery import RecoveryKey
+from coffer.crypto.slots import SlotKind
+from coffer.engine.backup import backup
+from coffer.engine.check import check
+from coffer.engine.repository import Repository
+from coffer.engine.restore import restore
+
+from .conftest import SMALL_PARAMS, RepoHandle
+
+
+def _source(root: Path, nfiles: int, size: int) -> Path:
+    root.mkdir()
+    rng = random.Random(7)
+    for i in range(nfiles):
+        (root / f"voice-{i:03d}.opus").write_bytes(b"OggS" + rng.randbytes(size))
+    return root
+
+
+def _cli_env(handle: RepoHandle) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(COFFER_REPO=str(handle.path), COFFER_RECOVERY_KEY=handle.key.display())
+    return env
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_check_and_resume(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = _source(tmp_path / "src", 100, 1_000_000)
+    source_size = 100 * 1_000_004
+    rng = random.Random(1)
+    env = _cli_env(repo_handle)
+    kills = 0
+    for attempt in range(16):
+        for j in range(3):  # every attempt has new data to store
+            (src / f"new-{attempt}-{j}.opus").write_bytes(b"OggS" + rng.randbytes(1_000_000))
+        source_size += 3 * 1_000_004
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "coffer", "backup", "-q", "--force", str(src)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(rng.uniform(0.15, 0.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        _, err = proc.communicate()
+        assert proc.returncode in (0, -signal.SIGKILL), err
+        report = check(repo_handle.open())
+        assert report.ok, report.errors
+        for lock in (repo_handle.path / "locks").glob("*"):
+            lock.unlink()  # a killed process's lock; same host, dead PID: stale anyway
+    assert kills >= 10
+    packs_before = list((repo_handle.path / "data").rglob("*"))
+    assert packs_before, "the killed runs stored some packs"
+    final = backup(repo_handle.open(), [src])
+    assert final.bytes_new < source_size  # packs of the killed runs were reused
+    report = check(repo_handle.open(), read_data=True)
+    assert report.ok, report.errors
+    restore(repo_handle.open(), final.snapshot, tmp_path / "out")
+    assert compare_trees(src, tmp_path / "out" / "src") == []
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("disk-full test needs root to mount a tiny tmpfs")
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_disk_full_is_a_clear_error_and_the_repository_stays_usable(
+    tiny_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo_dir = tiny_disk / "repo"
+    repo = Repository.init(LocalBackend(repo_dir), SMALL_PARAMS)
+    key = RecoveryKey.generate()
+    repo.add_slot(SlotKind.RECOVERY, key.secret)
+    small = _source(tmp_path / "small", 2, 100_000)
+    big = _source(tmp_path / "big", 10, 600_000)
+    handle = RepoHandle(repo_dir, key)
+    backup(handle.open(), [small])
+    from coffer.cli.main import main
+
+    os.environ["COFFER_RECOVERY_KEY"] = key.display()
+    try:
+        code = main(["backup", "-q", "--repo", str(repo_dir), str(big)])
+    finally:
+        del os.environ["COFFER_RECOVERY_KEY"]
+    err = capsys.readouterr().err
+    assert code == 14 and "full" in err.lower() and err.count("\n") == 1
+    assert not [p for p in repo_dir.rglob(".tmp-*")]
+    report = check(handle.open(), read_data=True)
+    assert report.ok, report.errors
+    snaps = handle.open().snapshot_ids()
+    assert len(snaps) == 1  # the failed run wrote no snapshot

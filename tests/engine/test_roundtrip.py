@@ -1,0 +1,84 @@
+"""Backup → restore round trips through the engine on a real local backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from coffer.cli.verify import compare_trees
+from coffer.engine.backup import BackupOptions, backup
+from coffer.engine.restore import restore
+
+from .conftest import RepoHandle, make_tree
+
+
+def test_restore_is_byte_identical_with_modes_mtimes_and_symlinks(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path / "src")
+    repo = repo_handle.open()
+    result = backup(repo, [src])
+    assert result.files_new == 5 and result.skipped == []
+    target = tmp_path / "out"
+    res = restore(repo_handle.open(), repo.load_snapshot(result.snapshot.id), target)
+    assert res.errors == [] and res.files == 5 and res.symlinks == 1
+    assert compare_trees(src, target / "src") == []
+    assert os.readlink(target / "src" / "latest-photo") == "media/photo.jpg"
+    assert (target / "src" / "media" / "voice" / "empty.opus").read_bytes() == b""
+    assert os.stat(target / "src" / "notes.txt").st_mtime_ns == 1_600_000_000_123_456_789
+
+
+def test_unchanged_second_backup_reads_nothing_and_adds_under_one_percent(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path / "src")
+    source_size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    backup(repo_handle.open(), [src])
+    before = sum(p.stat().st_size for p in repo_handle.path.rglob("*") if p.is_file())
+    second = backup(repo_handle.open(), [src])
+    after = sum(p.stat().st_size for p in repo_handle.path.rglob("*") if p.is_file())
+    assert second.files_unchanged == 5 and second.bytes_read == 0 and second.bytes_stored == 0
+    assert (after - before) < 0.01 * source_size
+
+
+def test_changed_file_stores_only_new_chunks(repo_handle: RepoHandle, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src")
+    big = src / "big.bin"
+    big.write_bytes(os.urandom(3_000_000))
+    backup(repo_handle.open(), [src])
+    with open(big, "ab") as fh:
+        fh.write(os.urandom(100_000))
+    second = backup(repo_handle.open(), [src])
+    assert second.files_changed == 1
+    assert second.bytes_new < 700_000  # the tail chunk(s) only, not 3 MB again
+
+
+def test_restore_one_path(repo_handle: RepoHandle, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src")
+    repo = repo_handle.open()
+    snap = backup(repo, [src]).snapshot
+    target = tmp_path / "out"
+    res = restore(repo_handle.open(), snap, target, path="src/media/voice")
+    assert res.files == 2
+    assert (target / "voice" / "a.opus").read_bytes() == (src / "media/voice/a.opus").read_bytes()
+    assert not (target / "notes.txt").exists()
+
+
+def test_duplicate_content_is_stored_once(repo_handle: RepoHandle, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    data = os.urandom(1_500_000)
+    for i in range(4):
+        (src / f"copy{i}.bin").write_bytes(data)
+    result = backup(repo_handle.open(), [src], BackupOptions())
+    assert result.bytes_new == len(data)
+
+
+def test_dedup_across_sources_and_compression_of_text(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "log.txt").write_text("the same line of chat text\n" * 100_000)
+    result = backup(repo_handle.open(), [src])
+    assert result.bytes_stored < result.bytes_read / 20
