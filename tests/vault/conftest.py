@@ -3,6 +3,9 @@ server setup, the real app in process (Starlette TestClient) and the real client
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,3 +71,36 @@ def http(core: VaultCore) -> Iterator[TestClient]:
 @pytest.fixture
 def client(http: TestClient, core: VaultCore) -> VaultClient:
     return VaultClient("http://vault.test", pinned_key=core.setup.public_key, transport=http)
+
+
+SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
+HSM_PIN = "4321"
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One token per test process: SoftHSM2 reads SOFTHSM2_CONF once, when first loaded."""
+    if not os.path.exists(SOFTHSM_LIB) or shutil.which("softhsm2-util") is None:
+        pytest.skip(f"SoftHSM2 not installed ({SOFTHSM_LIB}); apt-get install softhsm2")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            "vt",
+            "--pin",
+            HSM_PIN,
+            "--so-pin",
+            "8765",
+        ],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return "vt"

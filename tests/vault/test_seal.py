@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -15,8 +12,8 @@ from coffer.vault.seal import KeyFileSealer, Pkcs11Sealer
 from coffer.vault.server import init_vault, load_setup
 from coffer.vault.store_sqlite import SqliteStore
 
-SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
-PIN = "4321"
+from .conftest import HSM_PIN as PIN
+from .conftest import SOFTHSM_LIB
 
 
 def test_key_file_is_0600_and_not_overwritten(tmp_path: Path) -> None:
@@ -64,35 +61,6 @@ def test_wrong_seal_key_is_a_startup_error(tmp_path: Path) -> None:
     empty.create_schema()
     with pytest.raises(VaultConfigError, match="vault init"):
         load_setup(empty, KeyFileSealer(tmp_path / "right"))
-
-
-@pytest.fixture(scope="session")
-def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One token per test process: SoftHSM2 reads SOFTHSM2_CONF once, when first loaded."""
-    if not os.path.exists(SOFTHSM_LIB) or shutil.which("softhsm2-util") is None:
-        pytest.skip(f"SoftHSM2 not installed ({SOFTHSM_LIB}); apt-get install softhsm2")
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\n")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(
-        [
-            "softhsm2-util",
-            "--init-token",
-            "--free",
-            "--label",
-            "vt",
-            "--pin",
-            PIN,
-            "--so-pin",
-            "8765",
-        ],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
-    return "vt"
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def _b64(n: int | None = None, lo: int = 0, hi: int = 0, desc: str = "") -> dict
 
 ACCOUNT = {"type": "string", "pattern": wire.ACCOUNT_RE.pattern, "minLength": 1, "maxLength": 128}
 ID = _b64(wire.ID_LEN)
-KSF = {
+KSF_SCHEMA = {
     "oneOf": [
         {
             "type": "object",
@@ -57,6 +57,9 @@ KSF = {
 }
 
 
+KSF = {"$ref": "#/components/schemas/Ksf"}
+
+
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     return {
         "type": "object",
@@ -65,7 +68,7 @@ def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, 
     }
 
 
-ERROR = _obj(
+ERROR_SCHEMA = _obj(
     {
         "error": {"type": "string"},
         "message": {"type": "string"},
@@ -74,6 +77,7 @@ ERROR = _obj(
     },
     ["error", "message"],
 )
+ERROR = {"$ref": "#/components/schemas/Error"}
 ERRORS = {
     "400": "malformed request (bad JSON, field, length or encoding)",
     "401": "login failed (KE3 or authorisation MAC did not verify); attempts_left",
@@ -103,7 +107,6 @@ def _post(summary: str, req: dict[str, Any], ok: dict[str, Any], codes: list[str
     }
 
 
-COMMON = ["400", "413", "429", "503"]
 LOGIN_END = ["401", "409", "410", "423"]
 
 PATHS: dict[str, Any] = {
@@ -245,6 +248,7 @@ def spec() -> dict[str, Any]:
             "Binary fields are unpadded base64url. See docs/vault-api.md.",
         },
         "paths": PATHS,
+        "components": {"schemas": {"Error": ERROR_SCHEMA, "Ksf": KSF_SCHEMA}},
     }
 
 
