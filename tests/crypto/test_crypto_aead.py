@@ -33,7 +33,7 @@ def test_overhead_is_version_nonce_and_tag() -> None:
     assert SEAL_OVERHEAD == 1 + 24 + 16
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=2048), st.binary(max_size=128))
 def test_round_trip(plaintext: bytes, ad: bytes) -> None:
     sealed = seal(KEY, plaintext, ad)
@@ -54,7 +54,7 @@ def test_every_seal_uses_a_fresh_nonce() -> None:
     assert len(set(sealed)) == 200
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=3000), st.binary(max_size=100), st.binary(min_size=24, max_size=24))
 def test_sealed_body_is_libsodium_xchacha20poly1305_ietf(
     plaintext: bytes, ad: bytes, nonce: bytes
@@ -179,6 +179,7 @@ identities = st.tuples(
 )
 
 
+@settings(deadline=None)
 @given(identities, identities)
 def test_object_ad_is_injective(a: tuple[str, str, bytes], b: tuple[str, str, bytes]) -> None:
     assert (object_ad(*a) == object_ad(*b)) == (a == b)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coffer.crypto.kdf import (
@@ -122,6 +122,7 @@ def test_keyring_subkeys_are_the_labelled_derivations() -> None:
     assert len({getattr(ring, n) for n in RING_FIELDS}) == len(RING_FIELDS)
 
 
+@settings(deadline=None)
 @given(st.binary(min_size=1, max_size=64), st.binary(min_size=1, max_size=64))
 def test_keyring_subkeys_differ_per_repository(repo_a: bytes, repo_b: bytes) -> None:
     if repo_a == repo_b:

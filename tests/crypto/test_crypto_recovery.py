@@ -94,7 +94,7 @@ def test_random_multi_character_errors_are_rejected() -> None:
                 decode("".join(flat))
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(secrets32)
 def test_display_format_and_round_trip_in_every_spelling(secret: bytes) -> None:
     key = RecoveryKey(secret)
@@ -248,7 +248,7 @@ def test_substitution_positions_locate_single_errors() -> None:
             assert pos in _gf32.substitution_positions(s0, s1, CODE_CHARS)
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(secrets32)
 def test_algebraic_part_alone_detects_every_substitution_and_transposition(secret: bytes) -> None:
     """The guarantee must not lean on the hash characters: S0/S1 catch these on their own."""
