@@ -91,3 +91,35 @@ def test_vanished_source_gives_partial_exit_code_and_is_recorded(
     assert summary["skipped"][0]["path"].endswith("gone")
     r = run_cli(capsys, "snapshots", "--json")
     assert json.loads(r.out)[0]["skipped"] == 1
+
+
+def test_unreadable_file_is_skipped_with_a_warning_and_partial_exit(
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    assert run_cli(capsys, "init", "--save-recovery-key", str(env["key"])).code == 0
+    secret = env["src"] / "secret.txt"
+    secret.write_text("nobody may read this")
+    secret.chmod(0)
+    cmd = [sys.executable, "-m", "coffer", "backup", "--json", str(env["src"])]
+    if os.geteuid() == 0:  # root reads anything: drop the capabilities that let it
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        drop = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--", *cmd]
+    proc = subprocess.run(
+        cmd,
+        env={**os.environ, "COFFER_RECOVERY_KEY": env["key"].read_text()},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "secret.txt" in proc.stderr and "Traceback" not in proc.stderr
+    summary = json.loads(proc.stdout)
+    assert [s["path"] for s in summary["skipped"]] == [str(secret)]
+    assert "ermission denied" in summary["skipped"][0]["error"]
+    assert summary["files_new"] == 5  # everything else was stored

@@ -47,6 +47,8 @@ class BarProgress(Progress):
         self._bar: RichProgressBar | None = None
         self._task: TaskID | None = None
         self.started = time.monotonic()
+        self._files_total = 0
+        self._files_done = 0
 
     def start(self, total_bytes: int, total_files: int, label: str = "") -> None:
         self.started = time.monotonic()
@@ -57,19 +59,24 @@ class BarProgress(Progress):
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
+            TextColumn("{task.fields[files]} files"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
         )
         self._bar.start()
-        self._task = self._bar.add_task(label, total=total_bytes or None)
+        self._files_total = total_files
+        self._files_done = 0
+        self._task = self._bar.add_task(label, total=total_bytes or None, files=f"0/{total_files}")
 
     def advance(self, nbytes: int) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, nbytes)
 
     def file_done(self, path: str) -> None:
-        pass
+        self._files_done += 1
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, files=f"{self._files_done}/{self._files_total}")
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

@@ -93,8 +93,8 @@ def list_slots(backend: Backend) -> list[SlotInfo]:
     for name, _size in backend.list(ObjectType.KEYS):
         try:
             out.append(read_slot_info(name, backend.load(ObjectType.KEYS, name)))
-        except IntegrityError:
-            continue
+        except (IntegrityError, RepositoryError):
+            continue  # damaged, or a slot kind/version this Coffer does not know
     return sorted(out, key=lambda s: (s.created, s.slot_id))
 
 
@@ -242,7 +242,7 @@ class Repository:
         index object. Headers are authenticated; a pack whose header fails is left alone for
         ``check`` to report. Returns the adopted packs so a backup can write them to its index.
         """
-        known = self.index.packs
+        known = self.index.packs | self.condemned_packs()
         adopted = []
         for pack_id, size in self.backend.list(ObjectType.DATA):
             if pack_id in known:
@@ -254,6 +254,24 @@ class Repository:
             self.index.add_pack(pack_id, entries)
             adopted.append((pack_id, entries))
         return adopted
+
+    def condemned_packs(self) -> set[str]:
+        """Packs a pending prune plan will delete; they are never adopted into an index.
+
+        A plan is a sealed object in ``locks/`` whose JSON has ``"kind": "prune-plan"`` (see
+        :mod:`coffer.engine.prune`, which writes them, and docs/lifecycle.md for why this matters
+        to a backup running concurrently with prune). Unreadable objects are skipped: a pack
+        adopted by mistake is only kept longer, never lost.
+        """
+        out: set[str] = set()
+        for oid, _ in self.backend.list(ObjectType.LOCKS):
+            try:
+                doc = json.loads(self.load_object(ObjectType.LOCKS, oid))
+            except (IntegrityError, BackendError, ValueError):
+                continue
+            if isinstance(doc, dict) and doc.get("kind") == "prune-plan":
+                out.update(str(p) for p in doc.get("condemned", []))
+        return out
 
     def save_index(
         self, packs: list[tuple[str, list[PackEntry]]], supersedes: tuple[str, ...] = ()
