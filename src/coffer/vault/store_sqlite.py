@@ -3,7 +3,9 @@
 Rules: WAL journal with ``synchronous=FULL`` so a commit is durable when ``COMMIT`` returns;
 every transaction starts with ``BEGIN IMMEDIATE`` (takes the write lock up front, so two
 transactions can never both read a counter and then both write it); one connection per thread;
-a 30 s busy timeout instead of failing under contention.
+a 30 s busy timeout instead of failing under contention. Inside one process the writers queue on
+a lock before ``BEGIN IMMEDIATE`` (SQLite admits one writer anyway, and its busy handler's
+sleep-and-retry gives long latency tails under contention; a lock hands over at once).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class SqliteStore(SqlStore):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -92,23 +95,24 @@ class SqliteStore(SqlStore):
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
         conn = self._conn()
-        try:
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"vault database {self.path}: {exc}") from None
-        try:
-            yield cur
-        except sqlite3.Error as exc:
-            conn.rollback()
-            raise StoreError(f"vault database {self.path}: {exc}") from None
-        except BaseException:
-            conn.rollback()
-            raise
-        try:
-            conn.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(f"vault database commit failed: {exc}") from None
+        with self._writer:
+            try:
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"vault database {self.path}: {exc}") from None
+            try:
+                yield cur
+            except sqlite3.Error as exc:
+                conn.rollback()
+                raise StoreError(f"vault database {self.path}: {exc}") from None
+            except BaseException:
+                conn.rollback()
+                raise
+            try:
+                conn.commit()
+            except sqlite3.Error as exc:
+                raise StoreError(f"vault database commit failed: {exc}") from None
 
     def create_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,246 @@
+"""Key vault benchmark: complete OPAQUE logins per second (KE1→KE2→KE3 plus the release of V)
+and their p50/p99 latency, against real vault node processes over HTTP on 127.0.0.1:
+
+- SQLite, one node;
+- PostgreSQL (127.0.0.1:5432, database ``test``), two nodes on one database;
+
+plus the server-side cost measured separately in process, so the HTTP and storage overhead is
+visible: (a) the server's OPAQUE crypto per login (server_login_start, sealing the state,
+opening it, server_login_finish, sealing V for release); (b) the store transactions per login
+(take_attempt + finish_login) on each database, without crypto or HTTP.
+
+Clients use a tiny Argon2id (64 KiB, t=1) so the figure is the vault's capacity, not the client's
+password hashing. The load generators run on the same 2-core machine as the nodes, so the HTTP
+figures include their CPU use. Not a test; run: ``.venv/bin/python bench/vault_bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import psycopg
+from vault.vault_nodes import Node
+
+from coffer.opaque import (
+    Argon2idKSF,
+    Config,
+    ServerLoginState,
+    client_login_finish,
+    client_login_start,
+    client_registration_finish,
+    client_registration_start,
+    server_login_finish,
+    server_login_start,
+    server_registration_response,
+)
+from coffer.vault import _crypto
+from coffer.vault.client import VaultClient
+from coffer.vault.protocol import CONTEXT
+from coffer.vault.seal import KeyFileSealer
+from coffer.vault.server import init_vault
+from coffer.vault.store import Action, AuditContext, PendingRow, SqlStore
+from coffer.vault.store_postgres import PostgresStore
+from coffer.vault.store_sqlite import SqliteStore
+
+KSF = Argon2idKSF(memory_kib=64, iterations=1, parallelism=1)
+PW = b"benchmark password"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- in-process costs ------------------------------------------------------------------------
+def server_crypto_cost(n: int = 400) -> dict[str, float]:
+    from coffer.opaque import ServerSetup
+
+    setup = ServerSetup.generate()
+    cfg = Config(context=CONTEXT, ksf=KSF)
+    cred = b"bench-cred"
+    state, req = client_registration_start(PW)
+    record, _ = client_registration_finish(
+        state, server_registration_response(setup, req, cred), cfg
+    )
+    key = _crypto.derive(setup.to_bytes(), _crypto.LABEL_STATE)
+    server_s = 0.0
+    for _ in range(n):
+        cstate, ke1 = client_login_start(PW)
+        t0 = time.perf_counter()
+        sstate, ke2 = server_login_start(setup, record, ke1, cred, cfg)
+        sealed = _crypto.seal(key, sstate.to_bytes(), b"ad")
+        server_s += time.perf_counter() - t0
+        ke3, _, _ = client_login_finish(cstate, ke2, cfg)
+        t0 = time.perf_counter()
+        session = server_login_finish(
+            ServerLoginState.from_bytes(_crypto.open_sealed(key, sealed, b"ad")), ke3
+        )
+        _crypto.seal(_crypto.derive(session, _crypto.LABEL_RELEASE), os.urandom(88), b"r")
+        server_s += time.perf_counter() - t0
+    per = server_s / n
+    return {"server_crypto_ms_per_login": per * 1000, "server_crypto_logins_per_s_1core": 1 / per}
+
+
+def store_cost(store: SqlStore, n: int = 300) -> dict[str, float]:
+    from coffer.vault.store import NewRecord
+
+    ctx = AuditContext("bench", "bench")
+    store.register(NewRecord("store-bench", b"c" * 16, b"r" * 192, b"s" * 88, "{}"), 1.0, ctx)
+    lat: list[float] = []
+    for _ in range(n):
+        pid = os.urandom(16)
+        t0 = time.perf_counter()
+        now = time.time()
+        store.take_attempt(
+            "store-bench",
+            (b"g" * 16, "{}"),
+            now,
+            ctx,
+            lambda row: (
+                PendingRow(pid, row.account, "login", row.generation, b"x" * 200, now + 60),
+                None,
+            ),
+        )
+        store.finish_login(pid, now, ctx, lambda p: True, Action.RECOVER)
+        lat.append(time.perf_counter() - t0)
+    return {"store_ms_p50": pct(lat, 0.5) * 1000, "store_ms_p99": pct(lat, 0.99) * 1000}
+
+
+# -- HTTP load ---------------------------------------------------------------------------------
+def _worker(
+    urls: list[str], key: bytes, accounts: list[str], threads: int, duration: float, out: Any
+) -> None:
+    lat: list[float] = []
+    errors = [0]
+    stop = time.monotonic() + duration
+    lock = threading.Lock()
+
+    def loop(i: int) -> None:
+        client = VaultClient(urls[i % len(urls)], pinned_key=key, timeout=30)
+        mine: list[float] = []
+        account = accounts[i % len(accounts)]
+        while time.monotonic() < stop:
+            t0 = time.perf_counter()
+            try:
+                client.recover(account, PW)
+                mine.append(time.perf_counter() - t0)
+            except Exception:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            lat.extend(mine)
+        client.close()
+
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    out.put((lat, errors[0]))
+
+
+def http_load(
+    urls: list[str], key: bytes, n_accounts: int, procs: int, threads: int, duration: float
+) -> dict[str, float]:
+    setup_client = VaultClient(urls[0], pinned_key=key)
+    accounts = [f"bench{i}" for i in range(n_accounts)]
+    for a in accounts:
+        setup_client.register(a, PW, os.urandom(32), ksf=KSF)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    ps = [
+        ctx.Process(target=_worker, args=(urls, key, accounts[i::procs], threads, duration, q))
+        for i in range(procs)
+    ]
+    t0 = time.monotonic()
+    for p in ps:
+        p.start()
+    results = [q.get() for _ in ps]
+    for p in ps:
+        p.join()
+    wall = time.monotonic() - t0
+    lat = [x for r in results for x in r[0]]
+    return {
+        "logins": len(lat),
+        "errors": sum(r[1] for r in results),
+        "logins_per_s": len(lat) / duration,
+        "p50_ms": pct(lat, 0.5) * 1000,
+        "p99_ms": pct(lat, 0.99) * 1000,
+        "mean_ms": statistics.fmean(lat) * 1000,
+        "wall_s": wall,
+    }
+
+
+def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: Any) -> dict:
+    key_file = tmp / f"seal-{schema}.key"
+    setup = init_vault(store, KeyFileSealer.create(key_file))
+    nodes = [
+        Node(db, key_file, schema=schema, name=f"b{i}", log=tmp / f"{schema}{i}.log")
+        for i in range(n)
+    ]
+    try:
+        for node in nodes:
+            node.wait_ready()
+        return http_load(
+            [x.url for x in nodes],
+            setup.public_key,
+            args.accounts,
+            args.procs,
+            args.threads,
+            args.duration,
+        )
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    ap.add_argument("--threads", type=int, default=8, help="client threads per process")
+    ap.add_argument("--accounts", type=int, default=32)
+    ap.add_argument("--pg-dsn", default=PG_DSN)
+    args = ap.parse_args()
+    report: dict[str, Any] = {"cpus": os.cpu_count()}
+    report["server_crypto"] = server_crypto_cost()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        sq = SqliteStore(tmp / "store-only.db")
+        sq.create_schema()
+        report["store_sqlite"] = store_cost(sq)
+        db = tmp / "vault.db"
+        report["http_sqlite_1_node"] = run_nodes(SqliteStore(db), str(db), "x", 1, tmp, args)
+        try:
+            psycopg.connect(args.pg_dsn, connect_timeout=2).close()
+        except psycopg.Error as exc:
+            report["postgres"] = f"skipped: {exc}"
+        else:
+            schema = f"bench_{os.getpid()}"
+            pg = PostgresStore(args.pg_dsn, schema + "_s")
+            pg.create_schema()
+            report["store_postgres"] = store_cost(pg)
+            pg.drop_schema()
+            pg2 = PostgresStore(args.pg_dsn, schema)
+            try:
+                report["http_postgres_2_nodes"] = run_nodes(pg2, args.pg_dsn, schema, 2, tmp, args)
+            finally:
+                pg2.drop_schema()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
