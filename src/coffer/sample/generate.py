@@ -45,7 +45,7 @@ def generate_chat_store(root: Path, spec: ChatStoreSpec) -> GenerateStats:
         count=spec.messages,
         start_ms=spec.history_start_ms,
         end_ms=spec.history_end_ms,
-        unread_from_ms=spec.history_end_ms - 7 * DAY_MS,
+        unread_from_ms=spec.history_end_ms - 2 * DAY_MS,
         media=media,
         first_media_id=1,
         root=root,

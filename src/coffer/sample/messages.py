@@ -22,6 +22,7 @@ from coffer.sample.text import caption, message_text
 from coffer.sample.world import Chat, World
 
 BATCH = 10_000
+REACTIONS = ("👍", "❤️", "😂", "😮", "😢", "🙏")
 Row = tuple[object, ...]
 
 
@@ -44,6 +45,7 @@ class Run:
 class Added:
     messages: int = 0
     receipts: int = 0
+    reactions: int = 0
     media_files: int = 0
     media_bytes: int = 0
     last_message_of_chat: dict[int, int] = field(default_factory=dict)
@@ -60,11 +62,12 @@ def insert_run(conn: sqlite3.Connection, world: World, run: Run, rng: random.Ran
         rows: list[Row] = []
         receipts: list[Row] = []
         media_rows: list[Row] = []
+        reactions: list[Row] = []
         for chat in world.pick_chats(rng, min(BATCH, run.count - base)):
             index = base + len(rows)
             ts = min(run.end_ms - 1, ts + 1 + int(rng.expovariate(1.0 / gap)))
             msg_id = run.first_id + index
-            row, recs = _message(rng, chat, msg_id, ts, ts < run.unread_from_ms)
+            row, recs = _message(rng, chat, msg_id, ts, ts < run.unread_from_ms, reactions)
             item = media_at.get(index)
             if item is not None:
                 row = _attach(row, item, rng)
@@ -73,13 +76,15 @@ def insert_run(conn: sqlite3.Connection, world: World, run: Run, rng: random.Ran
             receipts.extend(recs)
             added.last_message_of_chat[chat.id] = msg_id
         _flush(conn, rows, receipts, media_rows)
+        conn.executemany(f"INSERT INTO message_reactions VALUES ({_q(4)})", reactions)
+        added.reactions += len(reactions)
         added.messages += len(rows)
         added.receipts += len(receipts)
     return added
 
 
 def _message(
-    rng: random.Random, chat: Chat, msg_id: int, ts: int, settled: bool
+    rng: random.Random, chat: Chat, msg_id: int, ts: int, settled: bool, reactions: list[Row]
 ) -> tuple[Row, list[Row]]:
     key = rng.randbytes(16)
     from_me = rng.random() < 0.4
@@ -91,10 +96,13 @@ def _message(
         status = schema.STATUS_READ if settled or rng.random() < 0.4 else schema.STATUS_DELIVERED
         count = len(chat.members) if not chat.is_group else rng.randint(1, 8)
         for reader in rng.sample(chat.members, min(len(chat.members), count)):
-            receipts.append((key, reader, status, ts + rng.randint(1_000, 3_600_000)))
+            receipts.append((msg_id, reader, status, ts + rng.randint(1_000, 3_600_000)))
     else:
         sender, received = rng.choice(chat.members), ts + rng.randint(50, 5_000)
         status = schema.STATUS_RECEIVED
+    if rng.random() < 0.03:
+        reactor = rng.choice(chat.members) if from_me else 0
+        reactions.append((key, reactor, rng.choice(REACTIONS), ts + rng.randint(1_000, 600_000)))
     row: Row = (msg_id, chat.id, chat.jid, sender, key, int(from_me), ts, received, status,
                 schema.MEDIA_NONE, text, starred)  # fmt: skip
     return row, receipts

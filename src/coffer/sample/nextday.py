@@ -85,16 +85,16 @@ def _plan_day(
 
 def _mark_read(conn: sqlite3.Connection, rng: random.Random, limit: int, now_ms: int) -> int:
     candidates = conn.execute(
-        "SELECT _id, key_id FROM messages WHERE from_me = 1 AND status < ? ORDER BY _id",
+        "SELECT _id FROM messages WHERE from_me = 1 AND status < ? ORDER BY _id",
         (schema.STATUS_READ,),
     ).fetchall()
     chosen = sorted(rng.sample(candidates, min(limit, len(candidates))))
     conn.executemany(
         "UPDATE messages SET status = ? WHERE _id = ?",
-        [(schema.STATUS_READ, msg_id) for msg_id, _ in chosen],
+        [(schema.STATUS_READ, msg_id) for (msg_id,) in chosen],
     )
     conn.executemany(
-        "UPDATE receipts SET status = ?, ts = ? WHERE message_key = ?",
-        [(schema.STATUS_READ, now_ms - rng.randrange(DAY_MS), key) for _, key in chosen],
+        "UPDATE receipts SET status = ?, ts = ? WHERE message_row_id = ?",
+        [(schema.STATUS_READ, now_ms - rng.randrange(DAY_MS), msg_id) for (msg_id,) in chosen],
     )
     return len(chosen)

@@ -6,7 +6,9 @@ file. ``APPLICATION_ID`` marks a database as ours so ``apply_next_day`` can refu
 Shape: ``contacts``, ``chats`` and ``group_participants`` (WITHOUT ROWID) are small; ``messages``
 is the bulk, with an index on ``(chat_id, timestamp)`` and a UNIQUE index on a random 128-bit
 ``key_id``, so new messages dirty index pages all over the file, as in a real app; ``receipts``
-is a WITHOUT ROWID table keyed by ``(message_key, contact_id)`` (also random order); ``media``
+is a WITHOUT ROWID table keyed by ``(message_row_id, contact_id)`` (as apps key receipts, so
+new receipts land at its end); ``message_reactions`` is a WITHOUT ROWID table keyed by the
+random ``(message_key, sender_id)`` (sender 0 is the user), so its new rows land all over; ``media``
 rows point at files under ``media/`` by relative path, with size and SHA-256.
 """
 
@@ -53,11 +55,17 @@ DDL = (
     "CREATE INDEX messages_chat_time ON messages (chat_id, timestamp)",
     "CREATE UNIQUE INDEX messages_key ON messages (key_id)",
     """CREATE TABLE receipts (
-    message_key BLOB NOT NULL,
+    message_row_id INTEGER NOT NULL,
     contact_id INTEGER NOT NULL,
     status INTEGER NOT NULL,
     ts INTEGER NOT NULL,
-    PRIMARY KEY (message_key, contact_id)) WITHOUT ROWID""",
+    PRIMARY KEY (message_row_id, contact_id)) WITHOUT ROWID""",
+    """CREATE TABLE message_reactions (
+    message_key BLOB NOT NULL,
+    sender_id INTEGER NOT NULL,
+    reaction TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (message_key, sender_id)) WITHOUT ROWID""",
     """CREATE TABLE media (
     _id INTEGER PRIMARY KEY,
     message_id INTEGER NOT NULL REFERENCES messages(_id),

@@ -1,0 +1,138 @@
+"""Malformed streams, an existing target, and a writer running during the dump."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from coffer.engine.sqlite_logical import (
+    LogicalFormatError,
+    RestoreTargetExists,
+    canonical_dump,
+    dump_logical,
+    restore_logical,
+)
+from coffer.engine.sqlite_logical_codec import MAGIC, TAG_END, TAG_ROW, encode_values, record
+from coffer.errors import IntegrityError, UsageError
+
+SCRIPT = """
+CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB);
+CREATE INDEX t_v ON t (v);
+INSERT INTO t (v, b) SELECT 'row ' || value, randomblob(20) FROM generate_series(1, 300);
+"""
+
+
+def small_db(tmp_path: Path, make) -> Path:
+    script = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB); CREATE INDEX t_v ON t (v);"
+    db = make(tmp_path / "src.db", script)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executemany("INSERT INTO t (v, b) VALUES (?, ?)",
+                         [(f"row {i}", bytes([i % 256]) * 20) for i in range(300)])  # fmt: skip
+    return db
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != "src.db")
+
+
+def test_truncated_stream_at_every_cut_is_refused_and_leaves_nothing(tmp_path, make, dump):
+    stream = dump(small_db(tmp_path, make))
+    for cut in list(range(0, 200, 7)) + list(range(len(stream) - 100, len(stream), 3)):
+        with pytest.raises(LogicalFormatError):
+            restore_logical(io.BytesIO(stream[:cut]), tmp_path / "out.db")
+        assert leftovers(tmp_path) == []
+
+
+def test_flipped_or_extra_bytes_are_refused(tmp_path, make, dump):
+    stream = dump(small_db(tmp_path, make))
+    bad = [
+        b"X" + stream[1:],  # magic
+        stream[: len(MAGIC) + 2] + b"\x7f" + stream[len(MAGIC) + 3 :],  # header
+        stream + record(TAG_ROW, encode_values([1])),  # data after the end
+    ]
+    # a row dropped from the middle: the section's row count no longer matches
+    row = record(TAG_ROW, encode_values([5, 5, "row 4", bytes([4]) * 20]))
+    assert row in stream
+    bad.append(stream.replace(row, b"", 1))
+    # a row duplicated: UNIQUE rowid violation inside the restore
+    bad.append(stream.replace(row, row + row, 1))
+    for data in bad:
+        with pytest.raises(IntegrityError):
+            restore_logical(io.BytesIO(data), tmp_path / "out.db")
+        assert leftovers(tmp_path) == []
+    assert stream.endswith(record(TAG_END, encode_values([1, 300])))
+
+
+def test_unsupported_version_is_refused(tmp_path, make, dump):
+    stream = dump(small_db(tmp_path, make))
+    newer = stream.replace(encode_values(["version", 1]), encode_values(["version", 2]), 1)
+    with pytest.raises(LogicalFormatError, match="unsupported"):
+        restore_logical(io.BytesIO(newer), tmp_path / "out.db")
+
+
+def test_restore_never_overwrites(tmp_path, make, dump):
+    db = small_db(tmp_path, make)
+    stream = dump(db)
+    before = db.read_bytes()
+    with pytest.raises(RestoreTargetExists) as info:
+        restore_logical(io.BytesIO(stream), db)
+    assert isinstance(info.value, UsageError)
+    assert db.read_bytes() == before
+
+
+WRITER = r"""
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("PRAGMA synchronous = OFF")
+for i in range(int(sys.argv[2])):
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO log (v, pad) VALUES (?, randomblob(200))", (i,))
+    conn.execute("UPDATE totals SET n = n + 1, s = s + ?", (i,))
+    conn.execute("COMMIT")
+    if i == 50:
+        open(sys.argv[3], "w").close()
+"""
+
+
+@pytest.mark.parametrize("journal", ["WAL", "DELETE"])
+def test_dump_during_concurrent_writes_restores_a_consistent_state(tmp_path, make, journal):
+    db = make(
+        tmp_path / "src.db",
+        "CREATE TABLE log (id INTEGER PRIMARY KEY, v INT, pad BLOB);"
+        "CREATE TABLE totals (n INT, s INT); INSERT INTO totals VALUES (0, 0);",
+        pre=f"PRAGMA journal_mode = {journal};",
+    )
+    flag = tmp_path / "started"
+    total = 2000
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(total), str(flag)])
+    try:
+        while not flag.exists():
+            assert writer.poll() is None, "writer died"
+            time.sleep(0.01)
+        streams = []
+        for _ in range(3):
+            out = io.BytesIO()
+            dump_logical(db, out)
+            streams.append(out.getvalue())
+    finally:
+        assert writer.wait(timeout=120) == 0
+    counts = []
+    for i, stream in enumerate(streams):
+        target = tmp_path / f"restored{i}.db"
+        restore_logical(io.BytesIO(stream), target)
+        with closing(sqlite3.connect(target)) as conn:
+            n, s = conn.execute("SELECT n, s FROM totals").fetchone()
+            assert conn.execute("SELECT count(*), coalesce(sum(v), 0) FROM log").fetchone() == (
+                n,
+                s,
+            )
+            counts.append(n)
+    assert 50 < counts[0] and counts[-1] <= total
+    assert next(iter(canonical_dump(db))).startswith("pragma")
