@@ -6,6 +6,10 @@ Rules:
   a recovery key is caught by its checksum before the repository is touched.
 - Every command that needs the repository key goes through :func:`open_repository`, so new
   unlock routes (the password via the key vault) are added in one place.
+- The password route (:mod:`coffer.cli.unlock`): ``--password-file`` or ``COFFER_PASSWORD`` or a
+  prompt; the vault from ``--vault``/``--account``/``--vault-key``, the environment, the config
+  file or the slot's metadata. ``--remember`` keeps the key that opened the repository
+  (:mod:`coffer.cli.remember`); nothing is kept by default.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +26,8 @@ import click
 
 from coffer.backends.base import Backend
 from coffer.backends.registry import open_backend
+from coffer.cli import unlock
+from coffer.cli.config_file import VaultTarget, resolve
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
 from coffer.engine.errors import SnapshotNotFound
@@ -37,10 +43,18 @@ class Options:
     recovery_key_file: Path | None
     json: bool
     quiet: bool
+    password_file: Path | None = None
+    vault_flags: VaultTarget = field(default_factory=VaultTarget)
+    remember: bool = False
+
+    @property
+    def vault(self) -> VaultTarget:
+        """Vault address, account and key: flags over environment over the config file."""
+        return resolve(self.vault_flags)
 
 
 def common_options(func: F) -> F:
-    """Add --repo, --recovery-key-file, --json and --quiet to a command."""
+    """Add --repo, --recovery-key-file, the password-route options, --json and --quiet."""
 
     @click.option("-r", "--repo", envvar="COFFER_REPO", help="repository address (or COFFER_REPO)")
     @click.option(
@@ -48,13 +62,32 @@ def common_options(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         help="file holding the recovery key (or COFFER_RECOVERY_KEY)",
     )
+    @click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="file holding the password (or COFFER_PASSWORD)",
+    )
+    @click.option("--vault", "vault_url", help="key vault address (or COFFER_VAULT)")
+    @click.option("--account", help="account at the key vault (or COFFER_ACCOUNT)")
+    @click.option("--vault-key", help="pinned vault key fingerprint (or COFFER_VAULT_KEY)")
+    @click.option("--remember", is_flag=True, help="keep the key in the OS keyring or a 0600 file")
     @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
     @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
     @functools.wraps(func)
     def wrapper(
-        repo: str | None, recovery_key_file: Path | None, as_json: bool, quiet: bool, **kw: Any
+        repo: str | None,
+        recovery_key_file: Path | None,
+        password_file: Path | None,
+        vault_url: str | None,
+        account: str | None,
+        vault_key: str | None,
+        remember: bool,
+        as_json: bool,
+        quiet: bool,
+        **kw: Any,
     ) -> Any:
-        opts = Options(repo, recovery_key_file, as_json, quiet)
+        target = VaultTarget(vault_url, account, vault_key)
+        opts = Options(repo, recovery_key_file, as_json, quiet, password_file, target, remember)
         return func(opts, **kw)
 
     return wrapper  # type: ignore[return-value]
@@ -95,13 +128,20 @@ def open_repository(opts: Options) -> Repository:
     """
     key = RecoveryKey.parse(text) if (text := _key_text_without_prompt(opts)) else None
     backend = backend_for(opts)
-    read_config_header(backend)
+    header, _sealed = read_config_header(backend)
     if key is None:
+        other = unlock.open_other_routes(
+            backend, header[5:], opts.password_file, opts.vault, opts.remember
+        )
+        if other is not None:
+            return other
         kinds = {s.kind for s in list_slots(backend)}
         if kinds and SlotKind.RECOVERY not in kinds:
             raise WrongKey("this repository has no recovery-key slot; use the password route")
         key = read_recovery_key(opts)
-    return Repository.open(backend, SlotKind.RECOVERY, key.secret)
+    repo = Repository.open(backend, SlotKind.RECOVERY, key.secret)
+    unlock.keep_if_asked(opts.remember, repo, SlotKind.RECOVERY, key.secret)
+    return repo
 
 
 def resolve_snapshot(repo: Repository, ref: str) -> str:

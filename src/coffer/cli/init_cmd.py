@@ -1,4 +1,10 @@
-"""``coffer init``: create a repository and its first key slot (the recovery key)."""
+"""``coffer init``: create a repository and its first key slot(s).
+
+Default: one recovery-key slot. ``--password``: a vault slot instead — the password (asked
+twice; zxcvbn-checked) protects a fresh V escrowed in the key vault (:mod:`coffer.cli.unlock`);
+with ``--recovery-key`` as well, both slots, and either opens the repository. The vault is
+reached and V escrowed before the repository is written, so a refusal leaves nothing behind.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,15 @@ from pathlib import Path
 
 import click
 
+from coffer.backends.base import ObjectType
+from coffer.cli import unlock
+from coffer.cli.config_file import VaultTarget
 from coffer.cli.context import Options, backend_for, common_options
 from coffer.cli.output import emit_json
+from coffer.cli.password_input import ENV_PASSWORD, read_new_password
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
+from coffer.engine.errors import RepositoryExists
 from coffer.engine.repository import Repository
 
 INSTRUCTION = (
@@ -32,24 +43,58 @@ def _save_key(path: Path, key: RecoveryKey) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="also write the recovery key to this new file (mode 0600)",
 )
-def command(opts: Options, save_recovery_key: Path | None) -> None:
-    """Create a new encrypted repository and print its recovery key once."""
+@click.option("--password", "use_password", is_flag=True, help="protect it with a password")
+@click.option(
+    "--recovery-key", "use_recovery", is_flag=True, help="with --password: also a recovery key"
+)
+def command(
+    opts: Options, save_recovery_key: Path | None, use_password: bool, use_recovery: bool
+) -> None:
+    """Create a new encrypted repository; print its recovery key once (unless --password)."""
     backend = backend_for(opts)
+    use_recovery = use_recovery or not use_password
+    vault_slot: tuple[bytes, dict[str, str]] | None = None
+    if use_password:
+        if backend.exists(ObjectType.CONFIG, "config"):
+            raise RepositoryExists(f"a repository already exists at {backend.location}")
+        target = opts.vault
+        unlock.check_vault(target)
+        password = read_new_password(opts.password_file, ENV_PASSWORD, _hints(target))
+        vault_slot = unlock.escrow_new_secret(target, password)
     repo = Repository.init(backend)
+    info: dict[str, str] = {"repository": backend.location, "repository_id": repo.repo_id.hex()}
+    if vault_slot is not None:
+        info["password_slot"] = repo.add_slot(SlotKind.VAULT, vault_slot[0], vault_slot[1])
+        info.update(vault_slot[1])
+    if not use_recovery:
+        _report(opts, info)
+        return
     key = RecoveryKey.generate()
-    slot_id = repo.add_slot(SlotKind.RECOVERY, key.secret)
+    info["key_slot"] = repo.add_slot(SlotKind.RECOVERY, key.secret)
     if save_recovery_key is not None:
         _save_key(save_recovery_key, key)
     if opts.json:
-        emit_json(
-            {
-                "repository": backend.location,
-                "repository_id": repo.repo_id.hex(),
-                "key_slot": slot_id,
-                "recovery_key": key.display(),
-            }
-        )
+        emit_json({**info, "recovery_key": key.display()})
         return
-    click.echo(f"created repository {repo.repo_id.hex()[:8]} at {backend.location}\n")
+    _report(opts, info)
     click.echo(INSTRUCTION + "\n")
     click.echo("    " + key.display() + "\n")
+
+
+def _hints(target: VaultTarget) -> tuple[str, ...]:
+    """Words zxcvbn should treat as known to an attacker (the account name and its parts)."""
+    account = target.account or ""
+    return (account, *account.replace("@", " ").replace(".", " ").split())
+
+
+def _report(opts: Options, info: dict[str, str]) -> None:
+    if opts.json:
+        if "key_slot" not in info:
+            emit_json(info)
+        return
+    click.echo(f"created repository {info['repository_id'][:8]} at {info['repository']}\n")
+    if "password_slot" in info:
+        click.echo(
+            f"password slot {info['password_slot'][:12]}: key escrowed at {info['vault_url']} "
+            f"for account {info['account']!r} (vault key {info['vault_fingerprint']})\n"
+        )

@@ -1,0 +1,146 @@
+"""``coffer password set|change|remove``: manage the password route of a repository.
+
+Rules:
+
+- ``set`` opens the repository by any route (usually the recovery key), escrows a fresh V in
+  the vault behind the new password and adds a vault slot. One password slot per vault account.
+- ``change`` never touches the repository: the vault replaces its OPAQUE record atomically
+  (login with the old password, re-registration with the new one, same V), so the slot stays
+  valid and no object — pack, index, snapshot or key slot — is rewritten.
+- ``remove`` refuses when no other slot would remain (the data would be lost for good); else it
+  opens the repository with the password (proving it is this repository's key), deletes the
+  vault record, then removes the vault slot(s) of that account.
+- The new password comes from ``--new-password-file``, ``COFFER_NEW_PASSWORD`` or a prompt
+  asked twice, and must pass the strength check; the current one from ``--password-file``,
+  ``COFFER_PASSWORD`` or a prompt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from coffer.backends.base import Backend, ObjectType
+from coffer.cli import unlock
+from coffer.cli.config_file import VaultTarget
+from coffer.cli.context import Options, backend_for, common_options, open_repository
+from coffer.cli.output import emit_json
+from coffer.cli.password_input import ENV_NEW_PASSWORD, read_new_password, read_password
+from coffer.crypto.slots import SlotInfo, SlotKind
+from coffer.engine.repository import list_slots, read_config_header
+from coffer.errors import UsageError
+
+_new_password_option = click.option(
+    "--new-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="file holding the new password (or COFFER_NEW_PASSWORD)",
+)
+
+
+@click.group("password")
+def password() -> None:
+    """Set, change or remove the password that opens a repository through the key vault."""
+
+
+def _hints(account: str) -> tuple[str, ...]:
+    return (account, *account.replace("@", " ").replace(".", " ").split())
+
+
+def _slots(opts: Options) -> tuple[Backend, list[SlotInfo]]:
+    backend = backend_for(opts)
+    read_config_header(backend)
+    return backend, list_slots(backend)
+
+
+def _done(opts: Options, text: str, **data: str) -> None:
+    if opts.json:
+        emit_json(data)
+    else:
+        click.echo(text)
+
+
+@password.command("set")
+@common_options
+@_new_password_option
+def set_password(opts: Options, new_password_file: Path | None) -> None:
+    """Add a password slot (the repository is opened with an existing key first)."""
+    target = opts.vault
+    url, account = unlock.require_target(target)
+    repo = open_repository(opts)
+    if any((r.url, r.account) == (url, account) for r in unlock.routes_for(repo.slots(), target)):
+        raise UsageError(
+            f"this repository already has a password slot for account {account!r} at {url}; "
+            "use `coffer password change`"
+        )
+    unlock.check_vault(target)
+    new = read_new_password(new_password_file, ENV_NEW_PASSWORD, _hints(account))
+    secret, meta = unlock.escrow_new_secret(target, new)
+    slot_id = repo.add_slot(SlotKind.VAULT, secret, meta)
+    _done(
+        opts,
+        f"added password slot {slot_id[:12]}: key escrowed for account {account!r} at {url} "
+        f"(vault key {meta[unlock.META_FINGERPRINT]})",
+        key_slot=slot_id,
+        **meta,
+    )
+
+
+@password.command("change")
+@common_options
+@_new_password_option
+def change_password(opts: Options, new_password_file: Path | None) -> None:
+    """Replace the password at the vault; the repository is not touched."""
+    _backend, slots = _slots(opts)
+    route = unlock.choose_route(slots, opts.vault)
+    has_recovery = any(s.kind == SlotKind.RECOVERY for s in slots)
+    old = read_password(opts.password_file, "Current password")
+    new = read_new_password(new_password_file, ENV_NEW_PASSWORD, _hints(route.account))
+    if new == old:
+        raise UsageError("the new password is the same as the current one")
+    with (
+        unlock.vault_errors(route.describe(), has_recovery),
+        unlock.vault_client(route.url, route.key) as client,
+    ):
+        client.change_password(route.account, old, new)
+    _done(
+        opts,
+        f"password changed for {route.describe()}; the repository was not modified "
+        "(its password slot stays valid)",
+        vault_url=route.url,
+        account=route.account,
+    )
+
+
+@password.command("remove")
+@common_options
+def remove_password(opts: Options) -> None:
+    """Delete the vault record and the password slot (another slot must remain)."""
+    backend, slots = _slots(opts)
+    route = unlock.choose_route(slots, opts.vault)
+    remaining = [s for s in slots if s.slot_id not in route.slot_ids]
+    if not remaining:
+        raise UsageError(
+            "refusing: the password slot is this repository's only key slot, and without it "
+            "nothing could ever open the backup again; add a recovery key first "
+            "(`coffer key add-recovery`)"
+        )
+    target = VaultTarget(route.url, route.account, route.key)
+    pw = read_password(opts.password_file)
+    unlock.open_with_password(backend, slots, target, pw)
+    has_recovery = any(s.kind == SlotKind.RECOVERY for s in remaining)
+    with (
+        unlock.vault_errors(route.describe(), has_recovery),
+        unlock.vault_client(route.url, route.key) as client,
+    ):
+        client.delete(route.account, pw)
+    for slot_id in route.slot_ids:
+        backend.remove(ObjectType.KEYS, slot_id)
+    _done(
+        opts,
+        f"deleted the vault record of {route.describe()} and removed key slot(s) "
+        + ", ".join(s[:12] for s in route.slot_ids),
+        vault_url=route.url,
+        account=route.account,
+        removed=",".join(route.slot_ids),
+    )
