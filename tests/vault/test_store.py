@@ -176,3 +176,14 @@ def test_audit_is_append_only(store: SqlStore) -> None:
         with pytest.raises(StoreError, match="append-only"), store._tx() as cur:
             cur.execute(sql)
     assert [e["event"] for e in store.audit_events()] == ["register"]
+
+
+def test_concurrent_first_attempts_on_an_unknown_account(store: SqlStore) -> None:
+    barrier = threading.Barrier(12)
+
+    def go(_: int) -> bool:
+        barrier.wait()
+        return _attempt(store, "fresh-ghost", 2.0) is not None
+
+    with ThreadPoolExecutor(12) as pool:
+        assert sum(pool.map(go, range(12))) == 10

@@ -218,26 +218,10 @@ class SqlStore(Store):
         ``ghost`` is (credential identifier, KSF descriptor) used if the account is unknown.
         """
         with self._tx() as cur:
-            self._run(
-                cur,
-                "INSERT INTO accounts (account, state, cred_id, record, secret, ksf, attempts_left,"
-                " max_attempts, generation, updated_at) VALUES (%s, 'ghost', %s, NULL, NULL, %s,"
-                " %s, %s, 1, %s) ON CONFLICT (account) DO NOTHING",
-                account,
-                ghost[0],
-                ghost[1],
-                self.max_attempts,
-                self.max_attempts,
-                now,
-            )
-            row = self._run(
-                cur,
-                "UPDATE accounts SET attempts_left = attempts_left - 1, updated_at = %s"
-                " WHERE account = %s AND attempts_left > 0 AND state <> 'locked'"
-                " RETURNING record, cred_id, ksf, attempts_left, generation",
-                now,
-                account,
-            ).fetchone()
+            row = self._spend(cur, account, now)
+            if row is None:  # unknown (make a ghost), locked, or at zero: try once more
+                self._insert_ghost(cur, account, ghost, now)
+                row = self._spend(cur, account, now)
             if row is None:
                 self._finalize_lock(cur, account, now, ctx)
                 self._audit(cur, now, "refused-locked", account, ctx, 0)
@@ -373,6 +357,32 @@ class SqlStore(Store):
         return dict(zip(keys, row, strict=True))
 
     # -- internals -----------------------------------------------------------------------
+    def _spend(self, cur: Cursor, account: str, now: float) -> Any:
+        return self._run(
+            cur,
+            "UPDATE accounts SET attempts_left = attempts_left - 1, updated_at = %s"
+            " WHERE account = %s AND attempts_left > 0 AND state <> 'locked'"
+            " RETURNING record, cred_id, ksf, attempts_left, generation",
+            now,
+            account,
+        ).fetchone()
+
+    def _insert_ghost(
+        self, cur: Cursor, account: str, ghost: tuple[bytes, str], now: float
+    ) -> None:
+        self._run(
+            cur,
+            "INSERT INTO accounts (account, state, cred_id, record, secret, ksf, attempts_left,"
+            " max_attempts, generation, updated_at) VALUES (%s, 'ghost', %s, NULL, NULL, %s,"
+            " %s, %s, 1, %s) ON CONFLICT (account) DO NOTHING",
+            account,
+            ghost[0],
+            ghost[1],
+            self.max_attempts,
+            self.max_attempts,
+            now,
+        )
+
     def _insert_pending(self, cur: Cursor, p: PendingRow) -> None:
         self._run(
             cur,
