@@ -22,8 +22,6 @@ with the sans-I/O functions of :mod:`coffer.opaque`.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +55,7 @@ from coffer.vault.errors import (
     VaultUnavailable,
     WrongPassword,
 )
+from coffer.vault.known_vaults import KnownVaults
 from coffer.vault.protocol import CONTEXT
 
 _CODES: dict[str, type[RequestRefused]] = {
@@ -369,43 +368,3 @@ def _refusal(status: int, body: dict[str, Any]) -> RequestRefused:
 
 def _escrow_ad(account: str) -> bytes:
     return _crypto.LABEL_ESCROW + b"/" + account.encode("utf-8")
-
-
-class KnownVaults:
-    """The trust-on-first-use file: ``{url: {"public_key": b64, "fingerprint": str}}``, 0600."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise VaultKeyMismatch(f"known-vaults file {self.path} unreadable: {exc}") from None
-        return data if isinstance(data, dict) else {}
-
-    def check_or_add(self, url: str, key: bytes) -> None:
-        data = self.load()
-        entry = data.get(url)
-        if isinstance(entry, dict) and "public_key" in entry:
-            if entry["public_key"] != wire.b64e(key):
-                raise VaultKeyMismatch(
-                    f"vault {url} now presents key {_crypto.fingerprint(key)}, but "
-                    f"{self.path} pins {entry.get('fingerprint')}: refusing (remove the entry only "
-                    "if the vault operator confirms a key change)"
-                )
-            return
-        data[url] = {"public_key": wire.b64e(key), "fingerprint": _crypto.fingerprint(key)}
-        self._write(data)
-
-    def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)

@@ -30,108 +30,45 @@ a backend supplies the DDL, a transaction context yielding a DB-API cursor, and
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
+
+from coffer.vault.records import (
+    GHOST,
+    LOCKED,
+    Action,
+    AttemptRow,
+    AuditContext,
+    Finish,
+    GrantSpec,
+    NewRecord,
+    Outcome,
+    PendingRow,
+)
 
 T = TypeVar("T")
 
-ACTIVE, LOCKED, GHOST = "active", "locked", "ghost"
-
-
-@dataclass(frozen=True)
-class AuditContext:
-    """Who caused an event: client address and the node that handled it."""
-
-    client: str = ""
-    node: str = ""
-
-
-@dataclass(frozen=True)
-class AttemptRow:
-    """What a login needs from the account row after the decrement."""
-
-    account: str
-    record: bytes | None
-    cred_id: bytes
-    ksf: str
-    attempts_left: int
-    generation: int
-
-
-@dataclass(frozen=True)
-class PendingRow:
-    """A consumed pending attempt or grant."""
-
-    id: bytes
-    account: str
-    kind: str
-    generation: int
-    sealed: bytes
-    expires_at: float
-
-
-class Outcome(enum.Enum):
-    OK = "ok"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    CONFLICT = "conflict"
-    LOCKED = "locked"
-
-
-@dataclass(frozen=True)
-class Finish(Generic[T]):
-    """The result of consuming a pending attempt."""
-
-    outcome: Outcome
-    account: str = ""
-    attempts_left: int = 0
-    locked: bool = False
-    value: T | None = None
-
-
-class Action(enum.Enum):
-    """What a verified KE3 authorises."""
-
-    RECOVER = "recover"
-    DELETE = "delete"
-    GRANT = "grant"
-
-
-@dataclass(frozen=True)
-class GrantSpec:
-    """The pending grant a verified change-password KE3 creates."""
-
-    id: bytes
-    sealed: bytes
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class NewRecord:
-    """A registration: what the client uploaded plus the server's credential identifier."""
-
-    account: str
-    cred_id: bytes
-    record: bytes
-    secret: bytes
-    ksf: str
-
-
-class Store(abc.ABC):
-    """The operations the vault protocol needs; see the module rules."""
-
-    @abc.abstractmethod
-    def close(self) -> None: ...
+__all__ = [
+    "GHOST",
+    "LOCKED",
+    "Action",
+    "AttemptRow",
+    "AuditContext",
+    "Finish",
+    "GrantSpec",
+    "NewRecord",
+    "Outcome",
+    "PendingRow",
+    "SqlStore",
+]
 
 
 Cursor = Any
 
 
-class SqlStore(Store):
-    """The contract implemented in portable SQL (SQLite ≥ 3.35, PostgreSQL ≥ 12)."""
+class SqlStore(abc.ABC):
+    """The store contract (module rules), in portable SQL (SQLite ≥ 3.35, PostgreSQL ≥ 12)."""
 
     def __init__(self, max_attempts: int = 10) -> None:
         self.max_attempts = max_attempts
@@ -144,6 +81,10 @@ class SqlStore(Store):
     @abc.abstractmethod
     def create_schema(self) -> None:
         """Create tables, indexes and audit triggers if they do not exist."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection this store opened."""
 
     def _q(self, sql: str) -> str:
         return sql
