@@ -17,6 +17,7 @@ import pytest
 from coffer.backends.base import BackendConfigError, ObjectType, TransientError
 from coffer.backends.rclone import RcloneBackend, redact
 from coffer.backends.registry import open_backend
+from coffer.backends.wrapper import unwrap
 
 
 def oid(seed: str) -> str:
@@ -133,7 +134,7 @@ def test_rclone_config_env_and_registry(
     monkeypatch.setenv("RCLONE_CONFIG", str(rclone_config))
     folder = uuid.uuid4().hex
     with open_backend(f"rclone:localdisk:{rclone_config.parent / 'plain' / folder}") as b:
-        assert isinstance(b, RcloneBackend)
+        assert isinstance(unwrap(b), RcloneBackend)
         b.save(ObjectType.DATA, oid("d"), b"packed")
     path = rclone_config.parent / "plain" / folder / "data" / oid("d")[:2] / oid("d")
     assert path.read_bytes() == b"packed"

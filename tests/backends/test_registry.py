@@ -7,9 +7,15 @@ from pathlib import Path
 import pytest
 
 from coffer.backends.base import BackendConfigError, ObjectType
+from coffer.backends.limits import LimitedBackend
 from coffer.backends.local import LocalBackend
 from coffer.backends.memory import MemoryBackend
-from coffer.backends.registry import open_backend
+from coffer.backends.registry import BackendOptions, open_backend
+from coffer.backends.rest import RestBackend
+from coffer.backends.retry import RetryBackend
+from coffer.backends.wrapper import unwrap
+
+from .servers import Server
 
 
 def test_plain_path_and_local_scheme(tmp_path: Path) -> None:
@@ -48,3 +54,24 @@ def test_unknown_scheme(address: str) -> None:
 def test_empty_addresses(address: str) -> None:
     with pytest.raises(BackendConfigError):
         open_backend(address)
+
+
+def test_remote_backends_come_with_retry_and_limits(rest_server: Server) -> None:
+    b = open_backend(f"rest:{rest_server.url}/wrapped/")
+    assert isinstance(b, RetryBackend) and b.attempts == 6
+    assert isinstance(b.inner, LimitedBackend) and b.inner.connections == 4
+    assert b.inner.upload is None and b.inner.download is None
+    assert isinstance(unwrap(b), RestBackend)
+    assert b.location == unwrap(b).location
+    b.close()
+
+
+def test_options(rest_server: Server, tmp_path: Path) -> None:
+    opts = BackendOptions(retry=False, connections=2, upload_kib=512, download_kib=1024)
+    b = open_backend(f"rest:{rest_server.url}/opts/", opts)
+    assert isinstance(b, LimitedBackend) and b.connections == 2
+    assert b.upload is not None and b.upload.rate == 512 * 1024
+    assert b.download is not None and b.download.rate == 1024 * 1024
+    b.close()
+    local = open_backend(str(tmp_path), BackendOptions(upload_kib=100))
+    assert isinstance(local, LimitedBackend) and isinstance(local.inner, LocalBackend)

@@ -16,6 +16,7 @@ from coffer.backends.base import (
 )
 from coffer.backends.registry import open_backend
 from coffer.backends.s3 import S3Backend, parse_address
+from coffer.backends.wrapper import unwrap
 
 from .servers import S3_KEY, S3_SECRET, Server, free_port
 
@@ -59,7 +60,7 @@ def test_open_through_registry_with_env_credentials(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     prefix = f"reg/{uuid.uuid4().hex}"
     with open_backend(f"s3:{s3_server.url}/coffer/{prefix}") as b:
-        assert isinstance(b, S3Backend)
+        assert isinstance(unwrap(b), S3Backend)
         assert b.capabilities.remote and not b.capabilities.atomic_exclusive_create
         b.save(ObjectType.CONFIG, "config", b"cfg")
         assert b.load(ObjectType.CONFIG, "config") == b"cfg"

@@ -10,6 +10,10 @@ Rules:
   whose message lists the known ones (a local path with a colon can be written ``local:PATH``).
 - Remote backends are imported only when used, so a missing optional library or binary only
   matters to the addresses that need it.
+- Remote backends (s3, rest, rclone) come wrapped: ``RetryBackend(LimitedBackend(raw))`` with
+  the limits of :class:`BackendOptions` (4 connections, no bandwidth limit, 6 attempts by
+  default). Local and memory backends come raw unless a bandwidth limit is asked for.
+  :func:`coffer.backends.wrapper.unwrap` returns the raw backend.
 
 Theory of operation: one table maps each scheme to an opener ``str -> Backend``; the part
 after the scheme is passed on unparsed.
@@ -19,11 +23,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from coffer.backends.base import Backend, BackendConfigError
+from coffer.backends.limits import LimitedBackend
 from coffer.backends.local import LocalBackend
 from coffer.backends.memory import MemoryBackend
+from coffer.backends.retry import RetryBackend
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)\Z", re.DOTALL)
 
@@ -56,6 +63,19 @@ def _open_rclone(rest: str) -> Backend:
     return RcloneBackend(rest)
 
 
+@dataclass(frozen=True)
+class BackendOptions:
+    """How remote backends are wrapped (CLI: ``--limit-upload``/``--limit-download`` KiB/s)."""
+
+    retry: bool = True
+    attempts: int = 6
+    connections: int = 4
+    upload_kib: float | None = None
+    download_kib: float | None = None
+
+
+REMOTE_SCHEMES = frozenset({"s3", "rest", "rclone"})
+
 OPENERS: dict[str, Callable[[str], Backend]] = {
     "local": _open_local,
     "memory": _open_memory,
@@ -65,22 +85,42 @@ OPENERS: dict[str, Callable[[str], Backend]] = {
 }
 
 
-def open_backend(address: str) -> Backend:
+def open_backend(address: str, options: BackendOptions | None = None) -> Backend:
     """Open the backend an address names; raise :class:`BackendConfigError` if it cannot."""
+    scheme, rest = _split(address)
+    backend = OPENERS[scheme](rest)
+    return wrap(backend, options or BackendOptions(), remote=scheme in REMOTE_SCHEMES)
+
+
+def wrap(backend: Backend, options: BackendOptions, *, remote: bool) -> Backend:
+    """Apply the decorators :class:`BackendOptions` asks for (see the module docstring)."""
+    limited = options.upload_kib is not None or options.download_kib is not None
+    if remote or limited:
+        backend = LimitedBackend(
+            backend,
+            connections=options.connections,
+            upload_kib=options.upload_kib,
+            download_kib=options.download_kib,
+        )
+    if remote and options.retry:
+        backend = RetryBackend(backend, attempts=options.attempts)
+    return backend
+
+
+def _split(address: str) -> tuple[str, str]:
     address = address.strip()
     if not address:
         raise BackendConfigError("empty repository address")
     if address[0] in "/.~":
-        return _open_local(address)
+        return "local", address
     match = _SCHEME.match(address)
     if match is None:
-        return _open_local(address)
+        return "local", address
     scheme, rest = match.group(1).lower(), match.group(2)
-    opener = OPENERS.get(scheme)
-    if opener is None:
+    if scheme not in OPENERS:
         known = ", ".join(f"{s}:" for s in OPENERS)
         raise BackendConfigError(
             f"unknown repository address scheme {scheme!r} in {address!r}; "
             f"known schemes: {known} (or a plain path; write local:PATH for a path with a colon)"
         )
-    return opener(rest)
+    return scheme, rest

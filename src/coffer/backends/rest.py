@@ -127,6 +127,16 @@ class RestProtocolBackend(Backend):
         resp = self._transport.send(self._proto.stat(kind, name))
         return self._proto.size(resp, f"{kind.value}/{name}")
 
+    def exists(self, kind: ObjectType, name: str) -> bool:
+        """A one-byte GET, not HEAD: ``rclone serve restic`` caches objects for HEAD and can
+        report an upload it removed after a dropped connection as still there; GET is exact."""
+        resp = self._transport.send(self._proto.load(kind, name, 0, 1))
+        if resp.status == 404:
+            return False
+        if 200 <= resp.status < 300 or resp.status == 416:  # 416: an empty object
+            return True
+        raise self._proto.error(resp, f"{kind.value}/{name}")
+
     def list(self, kind: ObjectType) -> Iterator[tuple[str, int]]:
         if kind is ObjectType.CONFIG:
             items = [("config", self.stat(kind, "config"))] if self.exists(kind, "config") else []

@@ -19,7 +19,7 @@ import builtins
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from coffer.backends.base import Backend, ObjectType
+from coffer.backends.base import Backend, Capabilities, ObjectType
 
 T = TypeVar("T")
 
@@ -31,7 +31,11 @@ class Wrapper(Backend):
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
-        self.capabilities = inner.capabilities
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        """The inner backend's (read when asked: some backends probe the server lazily)."""
+        return self.inner.capabilities
 
     @property
     def location(self) -> str:
@@ -72,3 +76,10 @@ class Wrapper(Backend):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
+
+
+def unwrap(backend: Backend) -> Backend:
+    """The innermost backend under any number of decorators."""
+    while isinstance(backend, Wrapper):
+        backend = backend.inner
+    return backend
