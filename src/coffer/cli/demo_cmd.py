@@ -3,6 +3,11 @@
 Generate a messaging app's chat store → back it up → one "next day" of messages and media →
 back up again → back up unchanged data once more → restore the latest snapshot into a fresh
 folder → verify it → print sizes and times.
+
+The repository is protected by a password (V escrowed in an embedded key vault on loopback,
+:mod:`coffer.cli.demo_password`) and a recovery key: the restore happens on a "new phone" with
+only the password; then ten wrong passwords lock the password route and the recovery key still
+opens the repository.
 """
 
 from __future__ import annotations
@@ -13,13 +18,10 @@ from pathlib import Path
 
 import click
 
-from coffer.backends.local import LocalBackend
+from coffer.cli import demo_password
 from coffer.cli.output import emit_json, human_bytes
 from coffer.cli.verify import compare_trees
-from coffer.crypto.recovery import RecoveryKey
-from coffer.crypto.slots import SlotKind
 from coffer.engine.backup import BackupOptions, backup
-from coffer.engine.repository import Repository
 from coffer.engine.restore import restore
 from coffer.errors import IntegrityError, UsageError
 from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
@@ -32,7 +34,8 @@ def _dir_size(path: Path) -> int:
 def _prepare(workdir: Path) -> tuple[Path, Path, Path]:
     store, repo_dir, target = workdir / "chatstore", workdir / "repo", workdir / "restored"
     if workdir.exists():
-        known = {"chatstore", "repo", "restored", "recovery-key.txt"}
+        known = {"chatstore", "repo", "restored", "recovery-key.txt", "vault"}
+        known |= {"old-phone", "new-phone", "thief-phone"}
         strangers = [p.name for p in workdir.iterdir() if p.name not in known]
         if strangers:
             raise UsageError(f"{workdir} holds files the demo did not make: {strangers[:3]}")
@@ -62,12 +65,15 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
         f"{human_bytes(source_size)} ({time.monotonic() - t:.1f} s)"
     )
 
-    repo = Repository.init(LocalBackend(repo_dir))
-    key = RecoveryKey.generate()
-    repo.add_slot(SlotKind.RECOVERY, key.secret)
-    (workdir / "recovery-key.txt").write_text(key.display() + "\n")
-    (workdir / "recovery-key.txt").chmod(0o600)
-    say(f"2. created an encrypted repository; recovery key saved in {workdir}/recovery-key.txt")
+    vault = demo_password.start_vault(workdir)
+    click.get_current_context().call_on_close(vault.stop)
+    repo = demo_password.create_repository(workdir, repo_dir, vault)
+    say(
+        f"2. started a key vault on {vault.url} (light KSF for the demo: "
+        f"{demo_password.DEMO_KSF.describe()}) and created an encrypted repository with two "
+        f"slots: the password {demo_password.PASSWORD!r} (key escrowed in the vault) and a "
+        f"recovery key saved in {workdir}/recovery-key.txt"
+    )
 
     opts = BackupOptions(hostname="demo-phone")
     t = time.monotonic()
@@ -96,10 +102,10 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
         f"({100 * grew3 / max(source_size, 1):.3f}% of the source) in {t_third:.1f} s"
     )
 
-    reopened = Repository.open(
-        LocalBackend(repo_dir),
-        SlotKind.RECOVERY,
-        RecoveryKey.parse((workdir / "recovery-key.txt").read_text()).secret,
+    reopened, t_unlock = demo_password.open_on_new_phone(workdir, repo_dir, vault)
+    say(
+        f"6. lost the phone: a new phone with only the vault address, the account and the "
+        f"password unlocked the repository in {t_unlock:.2f} s"
     )
     reopened.load_index()
     t = time.monotonic()
@@ -107,17 +113,21 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
     t_restore = time.monotonic() - t
     problems = compare_trees(store, target / store.name)
     say(
-        f"6. restored {result.files} files ({human_bytes(result.bytes)}) in {t_restore:.1f} s "
+        f"7. restored {result.files} files ({human_bytes(result.bytes)}) in {t_restore:.1f} s "
         f"into {target}"
     )
     say(
-        "7. verified: "
+        "8. verified: "
         + (
             "every file identical, database intact with the same rows"
             if not problems
             else f"{len(problems)} PROBLEMS: {problems[:5]}"
         )
     )
+    say("9. a thief tries 10 wrong passwords:")
+    lockout = demo_password.lock_out(workdir, repo_dir, vault, say)
+    snapshots = demo_password.recovery_still_opens(workdir, repo_dir)
+    say(f"10. the recovery key still opens the repository ({snapshots} snapshots)")
     summary = {
         "source_bytes": source_size,
         "repository_bytes": _dir_size(repo_dir),
@@ -133,6 +143,7 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
             "bytes_new": third.bytes_new,
         },
         "restore": {"seconds": round(t_restore, 2), "bytes": result.bytes},
+        "password": {"unlock_seconds": round(t_unlock, 2), **lockout, "recovery": snapshots},
         "verified": not problems,
         "problems": problems,
     }
