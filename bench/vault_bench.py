@@ -184,6 +184,12 @@ def http_load(
     }
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: Any) -> dict:
     key_file = tmp / f"seal-{schema}.key"
     setup = init_vault(store, KeyFileSealer.create(key_file))
@@ -194,14 +200,16 @@ def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: An
     try:
         for node in nodes:
             node.wait_ready()
-        return http_load(
-            [x.url for x in nodes],
-            setup.public_key,
-            args.accounts,
-            args.procs,
-            args.threads,
-            args.duration,
+        urls = [x.url for x in nodes]
+        cpu0 = sum(proc_cpu_s(x.proc.pid) for x in nodes)
+        result = http_load(
+            urls, setup.public_key, args.accounts, args.procs, args.threads, args.duration
         )
+        cpu = sum(proc_cpu_s(x.proc.pid) for x in nodes) - cpu0
+        # registrations (args.accounts) ran in the window too; count them as one login each
+        result["node_cpu_ms_per_login"] = 1000 * cpu / max(1, result["logins"] + args.accounts)
+        result["node_capacity_logins_per_core_s"] = 1000 / result["node_cpu_ms_per_login"]
+        return result
     finally:
         for node in nodes:
             node.stop()
@@ -215,7 +223,7 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=32)
     ap.add_argument("--pg-dsn", default=PG_DSN)
     args = ap.parse_args()
-    report: dict[str, Any] = {"cpus": os.cpu_count()}
+    report: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg()}
     report["server_crypto"] = server_crypto_cost()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -239,6 +247,7 @@ def main() -> None:
                 report["http_postgres_2_nodes"] = run_nodes(pg2, args.pg_dsn, schema, 2, tmp, args)
             finally:
                 pg2.drop_schema()
+    report["loadavg_after"] = os.getloadavg()
     print(json.dumps(report, indent=2))
 
 
