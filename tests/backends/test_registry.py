@@ -75,3 +75,14 @@ def test_options(rest_server: Server, tmp_path: Path) -> None:
     b.close()
     local = open_backend(str(tmp_path), BackendOptions(upload_kib=100))
     assert isinstance(local, LimitedBackend) and isinstance(local.inner, LocalBackend)
+
+
+def test_options_from_environment() -> None:
+    opts = BackendOptions.from_env(
+        {"COFFER_LIMIT_UPLOAD": "256", "COFFER_LIMIT_DOWNLOAD": "1024.5", "COFFER_CONNECTIONS": "8"}
+    )
+    assert (opts.upload_kib, opts.download_kib, opts.connections) == (256, 1024.5, 8)
+    assert BackendOptions.from_env({}) == BackendOptions()
+    for bad in ("0", "-3", "fast"):
+        with pytest.raises(BackendConfigError, match="COFFER_LIMIT_UPLOAD"):
+            BackendOptions.from_env({"COFFER_LIMIT_UPLOAD": bad})

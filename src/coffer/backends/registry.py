@@ -12,7 +12,9 @@ Rules:
   matters to the addresses that need it.
 - Remote backends (s3, rest, rclone) come wrapped: ``RetryBackend(LimitedBackend(raw))`` with
   the limits of :class:`BackendOptions` (4 connections, no bandwidth limit, 6 attempts by
-  default). Local and memory backends come raw unless a bandwidth limit is asked for.
+  default; without explicit options, ``COFFER_CONNECTIONS``, ``COFFER_LIMIT_UPLOAD`` and
+  ``COFFER_LIMIT_DOWNLOAD`` (KiB/s) are read from the environment). Local and memory backends
+  come raw unless a bandwidth limit is asked for.
   :func:`coffer.backends.wrapper.unwrap` returns the raw backend.
 
 Theory of operation: one table maps each scheme to an opener ``str -> Backend``; the part
@@ -21,8 +23,9 @@ after the scheme is passed on unparsed.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,13 +68,36 @@ def _open_rclone(rest: str) -> Backend:
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """How remote backends are wrapped (CLI: ``--limit-upload``/``--limit-download`` KiB/s)."""
+    """How backends are wrapped: retries, parallel transfers, bandwidth limits in KiB/s."""
 
     retry: bool = True
     attempts: int = 6
     connections: int = 4
     upload_kib: float | None = None
     download_kib: float | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BackendOptions:
+        """Read ``COFFER_CONNECTIONS``, ``COFFER_LIMIT_UPLOAD``, ``COFFER_LIMIT_DOWNLOAD``."""
+        env = os.environ if env is None else env
+        return cls(
+            connections=int(_number(env, "COFFER_CONNECTIONS") or 4),
+            upload_kib=_number(env, "COFFER_LIMIT_UPLOAD"),
+            download_kib=_number(env, "COFFER_LIMIT_DOWNLOAD"),
+        )
+
+
+def _number(env: Mapping[str, str], name: str) -> float | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise BackendConfigError(f"{name} must be a positive number, not {text!r}")
+    return value
 
 
 REMOTE_SCHEMES = frozenset({"s3", "rest", "rclone"})
@@ -89,7 +115,8 @@ def open_backend(address: str, options: BackendOptions | None = None) -> Backend
     """Open the backend an address names; raise :class:`BackendConfigError` if it cannot."""
     scheme, rest = _split(address)
     backend = OPENERS[scheme](rest)
-    return wrap(backend, options or BackendOptions(), remote=scheme in REMOTE_SCHEMES)
+    options = options or BackendOptions.from_env()
+    return wrap(backend, options, remote=scheme in REMOTE_SCHEMES)
 
 
 def wrap(backend: Backend, options: BackendOptions, *, remote: bool) -> Backend:
