@@ -39,38 +39,53 @@ def _cli_env(handle: RepoHandle) -> dict[str, str]:
     return env
 
 
+def _packs(repo_dir: Path) -> int:
+    return sum(1 for p in (repo_dir / "data").rglob("*") if p.is_file() and "tmp" not in p.name)
+
+
+def _kill_at(proc: subprocess.Popen[bytes], repo_dir: Path, new_packs: int) -> bool:
+    """SIGKILL ``proc`` once it holds its lock (0) or stored ``new_packs`` more packs."""
+    start = _packs(repo_dir)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        started = any((repo_dir / "locks").glob("*"))
+        if started and _packs(repo_dir) >= start + new_packs:
+            proc.send_signal(signal.SIGKILL)
+            return True
+        time.sleep(0.002)
+    return False
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_check_and_resume(
     repo_handle: RepoHandle, tmp_path: Path
 ) -> None:
-    src = _source(tmp_path / "src", 100, 1_000_000)
-    source_size = 100 * 1_000_004
+    src = _source(tmp_path / "src", 40, 1_000_000)
+    source_size = 40 * 1_000_004
     rng = random.Random(1)
     env = _cli_env(repo_handle)
-    kills = 0
-    for attempt in range(16):
-        for j in range(3):  # every attempt has new data to store
+    kill_points = []
+    for attempt in range(14):
+        for j in range(4):  # every attempt has new data to store
             (src / f"new-{attempt}-{j}.opus").write_bytes(b"OggS" + rng.randbytes(1_000_000))
-        source_size += 3 * 1_000_004
+        source_size += 4 * 1_000_004
         proc = subprocess.Popen(
             [sys.executable, "-m", "coffer", "backup", "-q", "--force", str(src)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.15, 0.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        point = rng.randint(0, 5)
+        if _kill_at(proc, repo_handle.path, point):
+            kill_points.append(point)
         _, err = proc.communicate()
         assert proc.returncode in (0, -signal.SIGKILL), err
         report = check(repo_handle.open())
         assert report.ok, report.errors
         for lock in (repo_handle.path / "locks").glob("*"):
             lock.unlink()  # a killed process's lock; same host, dead PID: stale anyway
-    assert kills >= 10
-    packs_before = list((repo_handle.path / "data").rglob("*"))
-    assert packs_before, "the killed runs stored some packs"
+    assert len(kill_points) >= 10, kill_points
+    assert _packs(repo_handle.path) > 0, "the killed runs stored some packs"
     final = backup(repo_handle.open(), [src])
     assert final.bytes_new < source_size  # packs of the killed runs were reused
     report = check(repo_handle.open(), read_data=True)

@@ -83,15 +83,19 @@ class PackWriter:
 
     def add(self, blob_id: bytes, compression: int, payload: bytes, raw_length: int) -> None:
         """Seal ``payload`` (already compressed as ``compression`` says) and append it."""
-        sealed = seal(self._data_key, payload, blob_ad(blob_id, self._repo_id))
+        sealed = seal_blob(self._data_key, self._repo_id, blob_id, payload)
+        self.add_sealed(blob_id, compression, sealed, raw_length)
+
+    def add_sealed(self, blob_id: bytes, compression: int, sealed: bytes, raw_length: int) -> None:
+        """Append a blob sealed by :func:`seal_blob` (possibly in another thread)."""
         entry = PackEntry(
             blob_id, BlobType.DATA, compression, len(self._buf), len(sealed), raw_length
         )
         self._buf += sealed
         self.entries.append(entry)
 
-    def finish(self) -> tuple[str, bytes, list[PackEntry]]:
-        """Return ``(pack_id, pack_bytes, entries)``; the writer is empty afterwards."""
+    def finish_unhashed(self) -> tuple[bytes, list[PackEntry]]:
+        """Return ``(pack_bytes, entries)``; hash with :func:`pack_id_of` (GIL-free, any thread)."""
         header = encode_header(self.entries)
         sealed = seal(self._header_key, header, header_ad(self._repo_id))
         self._buf += sealed + _TRAILER.pack(len(sealed), MAGIC)
@@ -99,7 +103,22 @@ class PackWriter:
         entries = self.entries
         self._buf = bytearray()
         self.entries = []
-        return hashlib.sha256(data).hexdigest(), data, entries
+        return data, entries
+
+    def finish(self) -> tuple[str, bytes, list[PackEntry]]:
+        """Return ``(pack_id, pack_bytes, entries)``; the writer is empty afterwards."""
+        data, entries = self.finish_unhashed()
+        return pack_id_of(data), data, entries
+
+
+def seal_blob(data_key: bytes, repo_id: bytes, blob_id: bytes, payload: bytes) -> bytes:
+    """Seal one blob's payload, bound to its ID and repository."""
+    return seal(data_key, payload, blob_ad(blob_id, repo_id))
+
+
+def pack_id_of(data: bytes) -> str:
+    """A pack's name: the SHA-256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def encode_header(entries: list[PackEntry]) -> bytes:

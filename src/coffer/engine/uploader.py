@@ -1,9 +1,13 @@
-"""Blob → pack → upload pipeline with dedup and periodic index writes.
+"""Blob → pack → upload pipeline with dedup, parallel sealing and periodic index writes.
 
 Rules:
 - A blob already in the index, or already queued in this run, is never stored again.
-- Packs are uploaded by a small thread pool while the caller keeps chunking; at most
-  ``max_inflight`` finished packs wait in memory, so memory stays bounded whatever the input size.
+- Compression and sealing run in a small thread pool (zstd, ChaCha20-Poly1305 and SHA-256 release
+  the GIL), in batches so per-task overhead stays small for 4 KiB database pages; results are
+  appended to packs in submission order, so pack contents are deterministic for one input order.
+- Packs are hashed and uploaded by another pool while the caller keeps chunking; at most
+  ``max_inflight`` finished packs and ``max_sealing`` batches wait in memory, so memory stays
+  bounded whatever the input size.
 - An index object is written only after every pack it lists is stored (packs → index), every
   ``flush_every`` packs, so an interrupted run leaves most of its packs indexed; the rest are
   picked up by :meth:`Repository.adopt_unindexed_packs` on the next run.
@@ -13,13 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from coffer.backends.base import ObjectExists, ObjectType
 from coffer.engine import compress
-from coffer.engine.pack import PackEntry, PackWriter
+from coffer.engine.pack import PackEntry, PackWriter, pack_id_of, seal_blob
 from coffer.engine.repository import Repository
+
+BATCH_BYTES = 1 << 20
+BATCH_COUNT = 256
+
+_Pending = tuple[bytes, bytes, bool]  # blob ID, plaintext, try compression
+_Sealed = tuple[bytes, int, bytes, int]  # blob ID, compression, sealed payload, raw length
 
 
 @dataclass
@@ -27,9 +38,18 @@ class UploadStats:
     blobs_new: int = 0
     blobs_known: int = 0
     bytes_new_raw: int = 0
+    bytes_payload: int = 0
     bytes_stored: int = 0
     packs: int = 0
     index_objects: int = 0
+
+
+def _seal_batch(data_key: bytes, repo_id: bytes, batch: list[_Pending]) -> list[_Sealed]:
+    out = []
+    for bid, data, try_compress in batch:
+        method, payload = compress.maybe_compress(data, try_it=try_compress)
+        out.append((bid, int(method), seal_blob(data_key, repo_id, bid, payload), len(data)))
+    return out
 
 
 class Uploader:
@@ -40,15 +60,22 @@ class Uploader:
         repo: Repository,
         *,
         workers: int = 2,
+        seal_workers: int = 2,
         max_inflight: int = 2,
+        max_sealing: int = 4,
         flush_every: int = 8,
     ) -> None:
         self.repo = repo
         self.stats = UploadStats()
         self._writer = PackWriter(repo.keys.data, repo.keys.pack_header, repo.repo_id)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="coffer-upload")
+        self._seal_pool = ThreadPoolExecutor(seal_workers, thread_name_prefix="coffer-seal")
         self._slots = threading.BoundedSemaphore(max_inflight)
         self._futures: list[Future[None]] = []
+        self._sealing: deque[Future[list[_Sealed]]] = deque()
+        self._max_sealing = max_sealing
+        self._batch: list[_Pending] = []
+        self._batch_bytes = 0
         self._queued: set[bytes] = set()
         self._lock = threading.Lock()
         self._done: list[tuple[str, list[PackEntry]]] = []
@@ -63,25 +90,43 @@ class Uploader:
         if self.has(blob_id):
             self.stats.blobs_known += 1
             return False
-        method, payload = compress.maybe_compress(data, try_it=try_compress)
-        self._writer.add(blob_id, method, payload, len(data))
         self._queued.add(blob_id)
         self.stats.blobs_new += 1
         self.stats.bytes_new_raw += len(data)
-        if self._writer.size >= self.repo.params.pack_size:
-            self._ship()
+        self._batch.append((blob_id, bytes(data), try_compress))
+        self._batch_bytes += len(data)
+        if self._batch_bytes >= BATCH_BYTES or len(self._batch) >= BATCH_COUNT:
+            self._submit_batch()
         return True
+
+    def _submit_batch(self) -> None:
+        if not self._batch:
+            return
+        keys = self.repo.keys
+        fut = self._seal_pool.submit(_seal_batch, keys.data, self.repo.repo_id, self._batch)
+        self._sealing.append(fut)
+        self._batch, self._batch_bytes = [], 0
+        while len(self._sealing) > self._max_sealing:
+            self._drain_one()
+
+    def _drain_one(self) -> None:
+        for bid, method, sealed, raw_len in self._sealing.popleft().result():
+            self._writer.add_sealed(bid, method, sealed, raw_len)
+            self.stats.bytes_payload += len(sealed)
+            if self._writer.size >= self.repo.params.pack_size:
+                self._ship()
 
     def _ship(self) -> None:
         if not len(self._writer):
             return
-        pack_id, data, entries = self._writer.finish()
+        data, entries = self._writer.finish_unhashed()
         self._check_failures()
         self._slots.acquire()
-        self._futures.append(self._pool.submit(self._upload, pack_id, data, entries))
+        self._futures.append(self._pool.submit(self._upload, data, entries))
 
-    def _upload(self, pack_id: str, data: bytes, entries: list[PackEntry]) -> None:
+    def _upload(self, data: bytes, entries: list[PackEntry]) -> None:
         try:
+            pack_id = pack_id_of(data)
             # same ID, same bytes: an earlier interrupted run stored it already
             with contextlib.suppress(ObjectExists):
                 self.repo.backend.save(ObjectType.DATA, pack_id, data)
@@ -118,15 +163,22 @@ class Uploader:
         self.stats.index_objects += 1
 
     def finish(self) -> None:
-        """Upload the last pack, wait for all uploads, then write the index."""
+        """Seal and upload what is left, wait for all uploads, then write the index."""
         try:
+            self._submit_batch()
+            while self._sealing:
+                self._drain_one()
             self._ship()
             for fut in self._futures:
                 fut.result()
             self._futures = []
             self._flush_index()
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._shutdown()
 
     def abort(self) -> None:
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._seal_pool.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
