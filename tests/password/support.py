@@ -30,7 +30,7 @@ from coffer.vault.store_postgres import PostgresStore
 from coffer.vault.store_sqlite import SqliteStore
 
 LIGHT_KSF = Argon2idKSF(memory_kib=64, iterations=1, parallelism=1)
-SETTINGS = VaultSettings(max_attempts=10, default_ksf=wire.ksf_to_json(LIGHT_KSF), node="pw")
+SETTINGS = VaultSettings(default_ksf=wire.ksf_to_json(LIGHT_KSF), node="pw")
 OPEN_LIMITS = HttpSettings(per_address=Limit(0, 0), per_account=Limit(0, 0))
 PASSWORD = "violet kettle orbit marsh 59"
 NEW_PASSWORD = "copper lantern drifts seaward 17"

@@ -92,7 +92,7 @@ def lock_out(workdir: Path, repo_dir: Path, vault: EmbeddedVault, say: Say) -> d
     slots, target = list_slots(backend), VaultTarget(vault.url, ACCOUNT, None)
     left: list[int] = []
     with phone(workdir, "thief-phone"):
-        for _ in range(vault.core.settings.max_attempts):
+        for _ in range(vault.store.max_attempts):
             try:
                 unlock.open_with_password(backend, slots, target, WRONG_PASSWORD.encode())
             except unlock.PasswordRejected as exc:

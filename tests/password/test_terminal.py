@@ -1,0 +1,76 @@
+"""At a real terminal (a pseudo-terminal): init asks for the password twice; a repository with
+both slots asks for the password and falls back to the recovery key on an empty answer."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import signal
+import sys
+import time
+from pathlib import Path
+
+from coffer.vault.embedded import EmbeddedVault
+
+from .support import PASSWORD, SETTINGS
+
+_TIMEOUT = 60.0
+
+
+def _in_terminal(args: list[str], answers: list[tuple[str, str]], env: dict[str, str]):
+    """Run ``python -m coffer ARGS`` on a pty, answering each prompt once it appears."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: exec at once
+        os.execve(sys.executable, [sys.executable, "-m", "coffer", *args], env)
+    out, seen, pending = b"", 0, list(answers)
+    deadline = time.monotonic() + _TIMEOUT
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if pending and pending[0][0].encode() in out[seen:]:
+            os.write(fd, pending.pop(0)[1].encode() + b"\n")
+            seen = len(out)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace"), pending
+
+
+def test_prompts_at_a_terminal(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    env["COFFER_CONFIG"] = str(tmp_path / "cfg" / "config.toml")
+    repo = ["--repo", str(tmp_path / "repo")]
+    with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
+        code, out, left = _in_terminal(
+            ["init", *repo, "--vault", vault.url, "--account", "pat", "--password",
+             "--recovery-key"],
+            [("New password", PASSWORD), ("Repeat", PASSWORD)],
+            env,
+        )  # fmt: skip
+        assert code == 0 and not left, out
+        assert PASSWORD not in out  # hidden input is not echoed
+        key = re.search(r"((?:[0-9A-Z]{4} ){15}[0-9A-Z]{4})", out)
+        assert key is not None, out
+
+        code, out, left = _in_terminal(
+            ["snapshots", *repo], [("leave empty to use the recovery key", PASSWORD)], env
+        )
+        assert code == 0 and not left, out
+
+        code, out, left = _in_terminal(
+            ["snapshots", *repo],
+            [("leave empty to use the recovery key", ""), ("Recovery key", key.group(1))],
+            env,
+        )
+        assert code == 0 and not left, out
