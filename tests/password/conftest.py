@@ -29,6 +29,8 @@ def isolated_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     config = tmp_path / "device1" / "config.toml"
     monkeypatch.setenv("COFFER_CONFIG", str(config))
+    # keyring backends that keep files (keyrings.alt) write under XDG_DATA_HOME: keep it here
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "device1" / "data"))
     return config.parent
 
 

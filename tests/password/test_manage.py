@@ -155,8 +155,10 @@ def test_remember_only_when_asked(
     source: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     isolated_user: Path,
 ) -> None:
+    monkeypatch.setenv("COFFER_REMEMBER_BACKEND", "file")  # the 0600 file, even with a keyring
     repo = str(tmp_path / "repo")
     pw = _pw(tmp_path, PASSWORD, "pw.txt")
     r = run_cli(
@@ -182,3 +184,44 @@ def test_remember_only_when_asked(
     assert r.code == 0 and "forgot" in r.out and not files[0].exists()
     assert run_cli(capsys, "snapshots", "--repo", repo).code == 11
     assert before == 10
+
+
+def test_remember_uses_the_os_keyring_when_there_is_one(
+    vault: InProcessVault,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_user: Path,
+) -> None:
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    class RecommendedFileKeyring(PlaintextKeyring):
+        """A real keyring backend (a file under XDG_DATA_HOME) ranked like an OS keyring."""
+
+        priority = 1
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    backend = RecommendedFileKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        repo = str(tmp_path / "repo")
+        pw = _pw(tmp_path, PASSWORD, "pw.txt")
+        r = run_cli(
+            capsys, "init", "--repo", repo, "--vault", vault.url, "--account", "kai",
+            "--password", "--password-file", pw, "--json",
+        )  # fmt: skip
+        assert r.code == 0, r.err
+        repo_id = json.loads(r.out)["repository_id"]
+        r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw, "--remember")
+        assert r.code == 0 and "OS keyring (RecommendedFileKeyring)" in r.err
+        assert not (isolated_user / "remembered").exists()
+        stored = backend.get_password("coffer", repo_id)
+        assert stored is not None and stored.startswith("vault:") and PASSWORD not in stored
+        assert run_cli(capsys, "snapshots", "--repo", repo).code == 0
+        assert run_cli(capsys, "key", "forget", "--repo", repo).code == 0
+        assert backend.get_password("coffer", repo_id) is None
+        assert run_cli(capsys, "snapshots", "--repo", repo).code == 11
+    finally:
+        keyring.set_keyring(previous)

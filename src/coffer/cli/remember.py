@@ -7,7 +7,8 @@ Rules:
   not the master key M: removing that slot (``key remove``, ``password remove``) therefore also
   revokes the remembered copy, and a remembered V never needs the vault again.
 - Where: the OS keyring through ``keyring`` (service :data:`SERVICE`, user = repository ID in
-  hex) when a real backend is available; otherwise a file ``remembered/<repository ID>`` in the
+  hex) when an OS keyring is available (a backend keyring itself recommends: priority >= 1, so
+  not the plaintext or null stand-ins); otherwise a file ``remembered/<repository ID>`` in the
   config folder (:func:`coffer.cli.config_file.config_dir`), folder 0700, file 0600, written
   atomically. ``COFFER_REMEMBER_BACKEND=file`` forces the file.
 - :func:`recall` looks in both places; :func:`forget` removes both. A remembered value that does
@@ -33,6 +34,7 @@ from coffer.crypto.slots import SECRET_LEN, SlotKind
 
 SERVICE = "coffer"
 ENV_BACKEND = "COFFER_REMEMBER_BACKEND"
+_RECOMMENDED_PRIORITY = 1  # keyring's own bar: OS keyrings are >= 1, plaintext stand-ins below
 
 
 def _folder() -> Path:
@@ -47,7 +49,8 @@ def _keyring_usable() -> bool:
     if os.environ.get(ENV_BACKEND) == "file":
         return False
     backend = keyring.get_keyring()
-    return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 0) > 0
+    priority = getattr(backend, "priority", 0)
+    return not isinstance(backend, fail.Keyring) and priority >= _RECOMMENDED_PRIORITY
 
 
 def _encode(kind: SlotKind, secret: bytes) -> str:
