@@ -85,6 +85,13 @@ def test_set_and_remove_password_and_recovery_slots(
     assert r.code == 0, r.err
     assert _kinds(capsys, repo) == ["recovery", "vault"]
     assert run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw).code == 0
+    other = tmp_path / "other"
+    r = run_cli(
+        capsys, "init", "--repo", str(other), "--vault", vault.url, "--account", "hana",
+        "--password", "--password-file", pw,
+    )  # fmt: skip
+    assert r.code == 15 and "already has an account 'hana'" in r.err
+    assert not (other / "config").exists()
 
     # remove the recovery key with the password; the last slot cannot go
     recovery_id = next(

@@ -52,7 +52,7 @@ def command(
 ) -> None:
     """Create a new encrypted repository; print its recovery key once (unless --password)."""
     backend = backend_for(opts)
-    use_recovery = use_recovery or not use_password
+    use_recovery = use_recovery or not use_password or save_recovery_key is not None
     vault_slot: tuple[bytes, dict[str, str]] | None = None
     if use_password:
         if backend.exists(ObjectType.CONFIG, "config"):

@@ -23,7 +23,8 @@ Exception tree::
     └── PasswordRejected(attempts_left)   wrong password; attempts left at the vault
     coffer.errors.VaultError (15)
     ├── PasswordLocked                    the vault has destroyed the escrowed key
-    └── VaultUnreachable                  the vault cannot be reached (repository untouched)
+    ├── VaultUnreachable                  the vault cannot be reached (repository untouched)
+    └── AccountTaken                      registration refused: the account is in use or locked
     coffer.errors.UsageError (2)
     └── VaultNotConfigured                no vault address or account for this operation
 
@@ -63,6 +64,7 @@ from coffer.errors import UsageError, VaultError, WrongKey
 from coffer.vault._crypto import fingerprint
 from coffer.vault.client import VaultClient
 from coffer.vault.errors import (
+    AccountExists,
     VaultKeyMismatch,
     VaultLocked,
     VaultUnavailable,
@@ -102,6 +104,10 @@ class PasswordLocked(VaultError):
 
 class VaultUnreachable(VaultError):
     """The vault cannot be reached; nothing in the repository was changed."""
+
+
+class AccountTaken(VaultError):
+    """The vault already has (or has locked) this account: a new key cannot be escrowed there."""
 
 
 class VaultNotConfigured(UsageError):
@@ -266,7 +272,14 @@ def escrow_new_secret(target: VaultTarget, password: bytes) -> tuple[bytes, dict
     secret = os.urandom(SECRET_LEN)
     with vault_errors(f"account {account!r} at {url}", False), vault_client(url, target.key) as c:
         info = c.info()
-        c.register(account, password, secret)
+        try:
+            c.register(account, password, secret)
+        except (AccountExists, VaultLocked):
+            raise AccountTaken(
+                f"the key vault at {url} already has an account {account!r} (in use by another "
+                "repository, or locked): choose another --account; to change the password of "
+                "the repository that uses it, run `coffer password change` there"
+            ) from None
     meta = {META_URL: url, META_ACCOUNT: account, META_FINGERPRINT: info.fingerprint}
     return secret, meta
 
