@@ -56,37 +56,52 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+_SMALL_INT = [bytes((1, i)) for i in range(128)]
+_TEXT_HEAD = [bytes((T_TEXT, n)) for n in range(128)]
+_BLOB_HEAD = [bytes((T_BLOB, n)) for n in range(128)]
+# the smallest magnitude that needs n bytes: a decoded n-byte integer inside (LOW[n], HIGH[n])
+# would have fit in n - 1 bytes, so it is not minimal
+_LOW = [0, 0] + [-(1 << (8 * (n - 1) - 1)) - 1 for n in range(2, 9)]
+_HIGH = [0, 0] + [1 << (8 * (n - 1) - 1) for n in range(2, 9)]
+
+
 def encode_values(values: Iterable[Any]) -> bytearray:
     """The concatenated encodings of ``values`` (see the module rules)."""
     buf = bytearray()
     for v in values:
         t = type(v)
         if t is int:
+            if 0 <= v < 128:
+                buf += _SMALL_INT[v]
+                continue
             n = ((v if v >= 0 else ~v).bit_length() >> 3) + 1
             if n > 8:
                 raise ValueError("integer outside SQLite's 64-bit range")
             buf.append(n)
             buf += v.to_bytes(n, "big", signed=True)
         elif t is bytearray or t is RawText:
-            buf.append(T_TEXT)
-            buf += varint(len(v))
-            buf += v
+            _put(buf, _TEXT_HEAD, T_TEXT, v)
         elif v is None:
             buf.append(T_NULL)
         elif t is float:
             buf += _REAL.pack(T_REAL, v)
         elif t is bytes:
-            buf.append(T_BLOB)
-            buf += varint(len(v))
-            buf += v
+            _put(buf, _BLOB_HEAD, T_BLOB, v)
         elif t is str:
-            raw = v.encode()
-            buf.append(T_TEXT)
-            buf += varint(len(raw))
-            buf += raw
+            _put(buf, _TEXT_HEAD, T_TEXT, v.encode())
         else:
             raise TypeError(f"cannot encode a {t.__name__}")
     return buf
+
+
+def _put(buf: bytearray, heads: list[bytes], tag: int, data: bytes | bytearray) -> None:
+    n = len(data)
+    if n < 128:
+        buf += heads[n]
+    else:
+        buf.append(tag)
+        buf += varint(n)
+    buf += data
 
 
 def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -107,43 +122,61 @@ def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
 
 def decode_values(buf: bytes, pos: int = 0, end: int | None = None) -> list[Value]:
     """Decode every value in ``buf[pos:end]``; strict (see the module rules)."""
-    end = len(buf) if end is None else end
+    return decode_row(buf[pos:end])[0]
+
+
+def decode_row(buf: bytes) -> tuple[list[Value], bool]:
+    """Decode a record payload; also say whether it holds a :class:`RawText`."""
+    try:
+        return _decode(buf)
+    except IndexError:
+        raise LogicalFormatError("truncated value") from None
+
+
+def _decode(buf: bytes) -> tuple[list[Value], bool]:
     out: list[Value] = []
+    append = out.append
+    pos, end, raw = 0, len(buf), False
     while pos < end:
         tag = buf[pos]
-        pos += 1
-        if 0 < tag <= 8:
-            if pos + tag > end:
-                raise LogicalFormatError("truncated integer")
-            v = int.from_bytes(buf[pos : pos + tag], "big", signed=True)
-            if tag > 1 and ((v if v >= 0 else ~v).bit_length() >> 3) + 1 != tag:
-                raise LogicalFormatError("non-minimal integer")
-            out.append(v)
-            pos += tag
-        elif tag == T_NULL:
-            out.append(None)
-        elif tag == T_REAL:
-            if pos + 8 > end:
-                raise LogicalFormatError("truncated real")
-            out.append(_REAL.unpack_from(buf, pos - 1)[1])
-            pos += 8
+        if tag == 1:
+            v = buf[pos + 1]
+            append(v - 256 if v > 127 else v)
+            pos += 2
         elif tag in (T_TEXT, T_BLOB):
-            length, pos = _read_varint(buf, pos, end)
-            if pos + length > end:
+            n = buf[pos + 1]
+            if n < 0x80:
+                start = pos + 2
+            else:
+                n, start = _read_varint(buf, pos + 1, end)
+            pos = start + n
+            if pos > end:
                 raise LogicalFormatError("truncated text or blob")
-            raw = bytes(buf[pos : pos + length])
-            out.append(_text(raw) if tag == T_TEXT else raw)
-            pos += length
+            if tag == T_BLOB:
+                append(buf[start:pos])
+                continue
+            try:
+                append(buf[start:pos].decode())
+            except UnicodeDecodeError:
+                append(RawText(buf[start:pos]))
+                raw = True
+        elif tag == T_NULL:
+            append(None)
+            pos += 1
+        elif tag <= 8:
+            v = int.from_bytes(buf[pos + 1 : pos + 1 + tag], "big", signed=True)
+            if _LOW[tag] < v < _HIGH[tag] or pos + 1 + tag > end:
+                raise LogicalFormatError("non-minimal or truncated integer")
+            append(v)
+            pos += 1 + tag
+        elif tag == T_REAL:
+            if pos + 9 > end:
+                raise LogicalFormatError("truncated real")
+            append(_REAL.unpack_from(buf, pos)[1])
+            pos += 9
         else:
             raise LogicalFormatError(f"unknown value tag {tag:#04x}")
-    return out
-
-
-def _text(raw: bytes) -> str | RawText:
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return RawText(raw)
+    return out, raw
 
 
 def record(tag: int, payload: bytes | bytearray) -> bytes:
@@ -208,6 +241,21 @@ class RecordReader:
     def records(self) -> Iterator[tuple[int, bytes]]:
         """Yield ``(tag, payload)`` until the stream ends cleanly between records."""
         while True:
+            buf, pos = self._buf, self._pos
+            if pos + 3 <= len(buf):  # fast path: a record with a 1- or 2-byte length, buffered
+                b1 = buf[pos + 1]
+                if b1 < 0x80:
+                    length, start = b1, pos + 2
+                else:
+                    b2 = buf[pos + 2]
+                    length, start = (b1 & 0x7F) | (b2 << 7), pos + 3
+                    if b2 == 0 or b2 >= 0x80:
+                        start = -1
+                if start > 0 and start + length <= len(buf):
+                    self._pos = start + length
+                    self.bytes_read += self._pos - pos
+                    yield buf[pos], buf[start : self._pos]
+                    continue
             have = self._ensure(11)  # tag + the longest varint
             if have == 0:
                 return

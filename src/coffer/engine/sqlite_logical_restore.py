@@ -39,6 +39,7 @@ from coffer.engine.sqlite_logical_codec import (
     RawText,
     RecordReader,
     Value,
+    decode_row,
     decode_values,
 )
 from coffer.engine.sqlite_logical_schema import (
@@ -214,9 +215,9 @@ class _Restorer:
         for tag, body in records:
             if tag != TAG_ROW:
                 break
-            values = decode_values(body)
+            values, raw = decode_row(body)
             count += 1
-            if any(type(v) is RawText for v in values):
+            if raw:
                 _insert_raw(conn, section, values)
                 continue
             batch.append(values)
