@@ -151,6 +151,8 @@ def test_vault_settings_come_from_flags_then_environment_then_config_file(
     assert r.code == 11  # the vault answers for an unknown account like a wrong password
     r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw, "--account", "ivan")
     assert r.code == 0, r.err  # the flag beats the environment
+    r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw, "--vault", "file:///x")
+    assert r.code == 2 and "http:// or https://" in r.err
     monkeypatch.delenv("COFFER_ACCOUNT")
     (isolated_user / "config.toml").write_text("[vault\nurl = 1")
     r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw)

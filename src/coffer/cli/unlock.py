@@ -164,6 +164,8 @@ def _parse_key(key: str) -> tuple[bytes | None, str | None]:
 
 def vault_client(url: str, key: str | None) -> VaultClient:
     """A client for ``url`` whose vault key is checked against ``key`` and known-vaults.json."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise UsageError(f"a vault address must start with http:// or https://, not {url!r}")
     public, expected = _parse_key(key) if key else (None, None)
     client = VaultClient(
         url,
