@@ -14,6 +14,9 @@ Rules:
   password can no longer open this backup; a locked account says the password route is gone;
   an unreachable vault says the repository was not changed. Both of the latter mention the
   recovery-key slot when the repository has one.
+- Without a recovery key from file or environment, :func:`open_other_routes` tries, in order: a
+  password from ``--password-file``/``COFFER_PASSWORD``; a key kept by ``--remember``; a
+  password prompt on a terminal (empty answer → the recovery-key prompt when that slot exists).
 - In-process vaults (tests) are reached through :func:`register_transport`; nothing else here
   knows about tests.
 
