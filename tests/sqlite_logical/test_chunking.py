@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pyfastcdc import FastCDC
 
-from coffer.engine.sqlite_logical import canonical_dump, restore_logical
+from coffer.engine.sqlite_logical import LogicalStream, canonical_dump, restore_logical
 from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
 
 AVG = 64 * 1024
@@ -58,3 +58,20 @@ def test_next_day_of_a_chat_store_adds_under_5_percent(tmp_path: Path, dump) -> 
     # and the day-1 stream restores to the same rows and schema
     restore_logical(io.BytesIO(day1), tmp_path / "restored.db")
     assert list(canonical_dump(tmp_path / "restored.db")) == list(canonical_dump(db))
+
+
+def test_logical_stream_feeds_cut_stream_and_releases_the_snapshot(tmp_path: Path, make, dump):
+    db = make(tmp_path / "src.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        rows = [(i, hashlib.sha256(str(i).encode()).digest() * 8) for i in range(20_000)]
+        conn.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    expected = dump(db)
+    with LogicalStream(db) as stream:
+        pieces = [bytes(c.data) for c in FastCDC(AVG).cut_stream(stream)]
+        assert stream.stats is not None and stream.stats.bytes == len(expected)
+    assert b"".join(pieces) == expected
+    # closing a half-read stream ends its read transaction: a writer gets the lock at once
+    with LogicalStream(db) as stream:
+        stream.read(1000)
+    with closing(sqlite3.connect(db, timeout=0)) as conn, conn:
+        conn.execute("INSERT INTO t VALUES (-1, x'00')")

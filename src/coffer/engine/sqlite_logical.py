@@ -34,13 +34,14 @@ Exception tree (under :class:`coffer.errors.CofferError`)::
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from coffer.engine.sqlite_logical_codec import (
     FORMAT_VERSION,
@@ -72,11 +73,13 @@ __all__ = [
     "MAGIC",
     "DumpStats",
     "LogicalFormatError",
+    "LogicalStream",
     "RestoreStats",
     "RestoreTargetExists",
     "UnsupportedDatabase",
     "canonical_dump",
     "dump_logical",
+    "iter_logical",
     "restore_logical",
 ]
 
@@ -100,8 +103,21 @@ def open_readonly(db_path: Path) -> sqlite3.Connection:
 
 def dump_logical(db_path: Path, out: BinaryIO) -> DumpStats:
     """Write the logical stream of ``db_path`` to ``out`` (see the module rules)."""
+    stats: list[DumpStats] = []
+    for piece in iter_logical(db_path, stats):
+        out.write(piece)
+    return stats[0]
+
+
+def iter_logical(db_path: Path, stats: list[DumpStats] | None = None) -> Iterator[bytes]:
+    """Yield the logical stream of ``db_path`` in pieces of about 1 MiB.
+
+    The read transaction stays open while the iterator is alive; closing it early (``close()``)
+    ends the transaction. When it is exhausted, a :class:`DumpStats` is appended to ``stats``.
+    """
     started = time.perf_counter()
-    writer = RecordWriter(out)
+    sink = _Sink()
+    writer = RecordWriter(sink)
     with closing(open_readonly(db_path)) as conn:
         conn.execute("BEGIN")
         try:
@@ -110,15 +126,68 @@ def dump_logical(db_path: Path, out: BinaryIO) -> DumpStats:
             writer.write(TAG_HEADER, encode_values(_header(conn)))
             for obj in the_plan.objects:
                 writer.write(TAG_SCHEMA, encode_values((obj.type, obj.name, obj.tbl_name, obj.sql)))
-            rows = sum(_dump_section(conn, s, writer) for s in the_plan.sections)
+            rows = 0
+            for section in the_plan.sections:
+                rows += yield from _dump_section(conn, section, writer, sink)
             writer.write(TAG_END, encode_values((len(the_plan.sections), rows)))
         finally:
             conn.execute("ROLLBACK")
     writer.flush()
-    return DumpStats(
-        schema_objects=len(the_plan.objects), sections=len(the_plan.sections), rows=rows,
-        bytes=writer.bytes_written, seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    yield from sink.drain()
+    if stats is not None:
+        stats.append(DumpStats(
+            schema_objects=len(the_plan.objects), sections=len(the_plan.sections), rows=rows,
+            bytes=writer.bytes_written, seconds=time.perf_counter() - started,
+        ))  # fmt: skip
+
+
+class _Sink:
+    """Collects what a :class:`RecordWriter` flushes until the generator yields it."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def write(self, data: bytes | bytearray) -> int:
+        self.pieces.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> Iterator[bytes]:
+        pieces, self.pieces = self.pieces, []
+        return iter(pieces)
+
+
+class LogicalStream(io.RawIOBase):
+    """The logical stream of a database as a readable file (``readinto``), e.g. for
+    ``pyfastcdc.FastCDC.cut_stream``; use it as a context manager so the read transaction ends.
+    ``stats`` is set once the stream has been read to its end."""
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__()
+        self._stats: list[DumpStats] = []
+        self._pieces = iter_logical(db_path, self._stats)
+        self._current = memoryview(b"")
+
+    @property
+    def stats(self) -> DumpStats | None:
+        return self._stats[0] if self._stats else None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._current:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._current = memoryview(piece)
+        n = min(len(buffer), len(self._current))
+        buffer[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
+
+    def close(self) -> None:
+        self._pieces.close()  # type: ignore[attr-defined]
+        super().close()
 
 
 def _header(conn: sqlite3.Connection) -> list[Value]:
@@ -129,7 +198,9 @@ def _header(conn: sqlite3.Connection) -> list[Value]:
     return values
 
 
-def _dump_section(conn: sqlite3.Connection, section: Section, writer: RecordWriter) -> int:
+def _dump_section(
+    conn: sqlite3.Connection, section: Section, writer: RecordWriter, sink: _Sink
+) -> Generator[bytes, None, int]:
     writer.write(TAG_TABLE, encode_values((section.kind, section.name, *section.columns)))
     cursor = conn.execute(select_sql(section))
     count = 0
@@ -137,6 +208,7 @@ def _dump_section(conn: sqlite3.Connection, section: Section, writer: RecordWrit
         for row in batch:
             writer.write(TAG_ROW, encode_values(row))
         count += len(batch)
+        yield from sink.drain()
     writer.write(TAG_END_TABLE, encode_values((count,)))
     return count
 

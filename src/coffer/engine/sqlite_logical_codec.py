@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from coffer.errors import IntegrityError
 
@@ -183,10 +183,14 @@ def record(tag: int, payload: bytes | bytearray) -> bytes:
     return bytes((tag,)) + varint(len(payload)) + payload
 
 
+class Writable(Protocol):
+    def write(self, data: bytes | bytearray, /) -> int | None: ...
+
+
 class RecordWriter:
     """Buffers records and writes them to ``out`` in pieces of about 1 MiB."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: Writable) -> None:
         self._out = out
         self._buf = bytearray()
         self.bytes_written = 0
