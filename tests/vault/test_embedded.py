@@ -26,7 +26,7 @@ def test_embedded_vault_over_a_socket_survives_restart(tmp_path: Path) -> None:
         with pytest.raises(WrongPassword):
             client.recover("sam", b"nope")
         first_key = vault.public_key
-    with EmbeddedVault(tmp_path / "vault", VaultSettings(max_attempts=10)) as again:
+    with EmbeddedVault(tmp_path / "vault", VaultSettings()) as again:
         assert again.public_key == first_key  # same sealed setup, reloaded
         client = VaultClient(again.url, pinned_key=first_key)
         assert client.attempts_left("sam") == 9

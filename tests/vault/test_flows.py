@@ -157,3 +157,28 @@ def test_unreachable_vault() -> None:
     with pytest.raises(VaultUnavailable) as info:
         client.attempts_left("x")
     assert info.value.exit_code == 15
+
+
+def _misbehaving(status: int, content: bytes) -> VaultClient:
+    """A client whose peer is a misbehaving vault (answers every request the same way)."""
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=content))
+    return VaultClient("http://bad.test", pinned_key=None, transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "error"),
+    [
+        (200, b"not json", "VaultProtocolError"),
+        (200, b"[]", "VaultProtocolError"),
+        (200, b'{"public_key": "short"}', "VaultProtocolError"),
+        (500, b"oops", "VaultUnavailable"),
+        (503, b'{"error": "unavailable", "message": "db"}', "VaultUnavailable"),
+        (418, b'{"error": "teapot", "message": "?"}', "BadRequest"),
+    ],
+)
+def test_misbehaving_vault_gives_typed_errors(status: int, content: bytes, error: str) -> None:
+    with pytest.raises(VaultError) as info:
+        _misbehaving(status, content).recover("alice", PW)
+    assert type(info.value).__name__ == error and info.value.exit_code == 15

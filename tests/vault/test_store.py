@@ -187,3 +187,21 @@ def test_concurrent_first_attempts_on_an_unknown_account(store: SqlStore) -> Non
 
     with ThreadPoolExecutor(12) as pool:
         assert sum(pool.map(go, range(12))) == 10
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_concurrent_ends_of_the_last_attempts_always_lock(store: SqlStore, round_: int) -> None:
+    account = f"race{round_}"
+    _register(store, account)
+    pids = [_attempt(store, account, 2.0) for _ in range(10)]
+    barrier = threading.Barrier(10)
+
+    def end(pid: bytes) -> bool:
+        barrier.wait()
+        return store.abort_login(pid, 3.0, CTX).locked
+
+    with ThreadPoolExecutor(10) as pool:
+        locked = list(pool.map(end, pids))  # type: ignore[arg-type]
+    assert locked.count(True) == 1
+    row = store.raw_account(account)
+    assert row is not None and row["state"] == "locked" and row["secret"] is None

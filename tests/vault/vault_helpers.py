@@ -21,7 +21,7 @@ from coffer.vault.ratelimit import Limit
 from coffer.vault.store_postgres import PostgresStore
 
 FAST_KSF = Argon2idKSF(memory_kib=64, iterations=1, parallelism=1)
-SETTINGS = VaultSettings(max_attempts=10, default_ksf=wire.ksf_to_json(FAST_KSF), node="test")
+SETTINGS = VaultSettings(default_ksf=wire.ksf_to_json(FAST_KSF), node="test")
 OPEN_LIMITS = HttpSettings(per_address=Limit(0, 0), per_account=Limit(0, 0))
 
 _PG_CANDIDATES = (

@@ -206,7 +206,6 @@ def serve_cmd(
     from coffer.vault.server import load_core, open_store
 
     settings = VaultSettings(
-        max_attempts=max_attempts,
         default_ksf=wire.ksf_to_json(KSF_PROFILES[default_ksf]),
         node=node or f"{host}:{port}",
     )

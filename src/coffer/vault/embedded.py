@@ -35,10 +35,11 @@ class EmbeddedVault:
         workdir: Path,
         settings: VaultSettings | None = None,
         http: HttpSettings | None = None,
+        max_attempts: int = 10,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.store = SqliteStore(self.workdir / "vault.db")
+        self.store = SqliteStore(self.workdir / "vault.db", max_attempts)
         key_file = self.workdir / "vault-seal.key"
         self.store.create_schema()
         if self.store.get_meta(META_SETUP) is None:

@@ -83,7 +83,6 @@ API_VERSION = "v1"
 class VaultSettings:
     """Tunable policy of a vault deployment."""
 
-    max_attempts: int = 10
     attempt_ttl: float = 120.0
     grant_ttl: float = 120.0
     default_ksf: dict[str, Any] = field(default_factory=lambda: wire.ksf_to_json(KSF_MOBILE))
@@ -125,7 +124,7 @@ class VaultCore:
             "context": CONTEXT.decode(),
             "public_key": wire.b64e(self.setup.public_key),
             "fingerprint": _crypto.fingerprint(self.setup.public_key),
-            "max_attempts": s.max_attempts,
+            "max_attempts": self.store.max_attempts,
             "attempt_ttl": s.attempt_ttl,
             "default_ksf": self.settings.default_ksf,
         }

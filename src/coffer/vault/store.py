@@ -89,6 +89,15 @@ class SqlStore(abc.ABC):
     def _q(self, sql: str) -> str:
         return sql
 
+    @abc.abstractmethod
+    def _lock_account(self, cur: Cursor, account: str) -> None:
+        """Serialise with every other transaction that ends an attempt of ``account``.
+
+        Whoever ends an attempt takes the account row's lock *before* deleting the pending
+        row, so two transactions ending the last two attempts cannot both see the other's
+        attempt still pending and both skip the lockout. (SQLite: ``BEGIN IMMEDIATE`` already
+        serialises every transaction.)"""
+
     def _run(self, cur: Cursor, sql: str, *params: Any) -> Cursor:
         cur.execute(self._q(sql), params)
         return cur
@@ -265,10 +274,18 @@ class SqlStore(abc.ABC):
         """Drop expired pending rows and lock accounts they leave at zero; returns locks made."""
         with self._tx() as cur:
             rows = self._run(
-                cur, "DELETE FROM pending WHERE expires_at <= %s RETURNING account", now
+                cur, "SELECT DISTINCT account FROM pending WHERE expires_at <= %s", now
             ).fetchall()
-            locked = 0
-            for account in sorted({str(r[0]) for r in rows}):
+        locked = 0
+        for account in sorted(str(r[0]) for r in rows):
+            with self._tx() as cur:
+                self._lock_account(cur, account)
+                self._run(
+                    cur,
+                    "DELETE FROM pending WHERE account = %s AND expires_at <= %s",
+                    account,
+                    now,
+                )
                 locked += self._finalize_lock(cur, account, now, ctx)
         return locked
 
@@ -338,6 +355,12 @@ class SqlStore(abc.ABC):
         )
 
     def _take_pending(self, cur: Cursor, pid: bytes, kind: str) -> PendingRow | None:
+        peek = self._run(
+            cur, "SELECT account FROM pending WHERE id = %s AND kind = %s", pid, kind
+        ).fetchone()
+        if peek is None:
+            return None
+        self._lock_account(cur, str(peek[0]))
         row = self._run(
             cur,
             "DELETE FROM pending WHERE id = %s AND kind = %s"

@@ -113,6 +113,9 @@ class PostgresStore(SqlStore):
         finally:
             self._pool.put(conn)
 
+    def _lock_account(self, cur: Cursor, account: str) -> None:
+        cur.execute("SELECT 1 FROM accounts WHERE account = %s FOR UPDATE", (account,))
+
     def create_schema(self) -> None:
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(7301)")

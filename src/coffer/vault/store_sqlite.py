@@ -114,6 +114,9 @@ class SqliteStore(SqlStore):
             except sqlite3.Error as exc:
                 raise StoreError(f"vault database commit failed: {exc}") from None
 
+    def _lock_account(self, cur: Cursor, account: str) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every transaction."""
+
     def create_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
