@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coffer.cli.verify import integrity_ok, table_digest
-from coffer.engine.backup import backup
+from coffer.engine.backup import BackupOptions, backup
 from coffer.engine.restore import restore
 
 from .conftest import RepoHandle
@@ -34,6 +34,7 @@ while True:
     con.execute("INSERT INTO ledger(src, dst, note) VALUES (?, ?, ?)", (a, b, note))
     con.execute("COMMIT")
     i += 1
+    time.sleep(0.001)  # a chat app commits often, not back to back
 """
 
 
@@ -50,9 +51,10 @@ def _make_db(path: Path) -> None:
     con.close()
 
 
+@pytest.mark.parametrize("db_mode", ["pages", "logical"])
 @pytest.mark.parametrize("journal_mode", ["wal", "delete"])
 def test_backup_during_concurrent_writes_is_consistent(
-    repo_handle: RepoHandle, tmp_path: Path, journal_mode: str
+    repo_handle: RepoHandle, tmp_path: Path, journal_mode: str, db_mode: str
 ) -> None:
     src = tmp_path / "app"
     src.mkdir()
@@ -64,7 +66,8 @@ def test_backup_during_concurrent_writes_is_consistent(
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         time.sleep(0.3)
-        snaps = [backup(repo_handle.open(), [src]).snapshot for _ in range(3)]
+        opts = BackupOptions(db_mode=db_mode)
+        snaps = [backup(repo_handle.open(), [src], opts).snapshot for _ in range(3)]
     finally:
         writer.kill()
         writer.wait()
@@ -84,6 +87,7 @@ def test_backup_during_concurrent_writes_is_consistent(
     # companions are not stored separately
     names = [n.name for n in snaps[-1].tree[0].children]
     assert names == ["msgstore.db"]
+    assert snaps[-1].tree[0].children[0].format == f"sqlite-{db_mode}"
 
 
 def test_database_node_is_page_aligned_and_restores_same_rows(
@@ -111,3 +115,26 @@ def test_small_change_to_database_stores_few_pages(repo_handle: RepoHandle, tmp_
     con.close()
     second = backup(repo_handle.open(), [src])
     assert second.bytes_new <= 4 * 4096 < first.bytes_new
+
+
+def test_logical_mode_next_day_adds_under_five_percent_of_the_database(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    from coffer.cli.verify import compare_trees
+    from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
+
+    store = tmp_path / "store"
+    spec = ChatStoreSpec(seed=3, messages=20_000, media_bytes=2_000_000)
+    generate_chat_store(store, spec)
+    opts = BackupOptions(db_mode="logical")
+    sources = [store / "msgstore.db", store / "media"]
+    backup(repo_handle.open(), sources, opts)
+    apply_next_day(store, spec)
+    db_size = (store / "msgstore.db").stat().st_size
+    second = backup(repo_handle.open(), sources, opts)
+    db = second.sources[0]
+    assert 0 < db.bytes_stored <= db.bytes_new  # compressed and sealed
+    assert db.bytes_stored < 0.05 * db_size, (db.bytes_stored, db.bytes_new, db_size)
+    restore(repo_handle.open(), second.snapshot, tmp_path / "out")
+    assert compare_trees(store / "media", tmp_path / "out" / "media") == []
+    assert table_digest(tmp_path / "out/msgstore.db") == table_digest(store / "msgstore.db")

@@ -27,7 +27,13 @@ def summary(result: BackupResult) -> dict[str, object]:
         "blobs_new": result.blobs_new,
         "packs": result.packs,
         "sources": [
-            {"path": s.path, "files": s.files, "bytes_read": s.bytes_read, "bytes_new": s.bytes_new}
+            {
+                "path": s.path,
+                "files": s.files,
+                "bytes_read": s.bytes_read,
+                "bytes_new": s.bytes_new,
+                "bytes_stored": s.bytes_stored,
+            }
             for s in result.sources
         ],
         "skipped": result.skipped,
@@ -54,6 +60,11 @@ def _print_human(result: BackupResult, seconds: float) -> None:
 @click.option("--host", help="hostname to record (default: this machine's)")
 @click.option("--parent", help="snapshot to compare against (default: latest of the same sources)")
 @click.option("--force", is_flag=True, help="re-read every file, ignoring the parent snapshot")
+@click.option(
+    "--db-mode",
+    type=click.Choice(["logical", "pages"]),
+    help="how SQLite databases are stored (default: the repository's setting)",
+)
 def command(
     opts: Options,
     sources: tuple[Path, ...],
@@ -61,10 +72,11 @@ def command(
     host: str | None,
     parent: str | None,
     force: bool,
+    db_mode: str | None,
 ) -> None:
     """Back up SOURCES (files or folders) into a new snapshot."""
     repo = open_repository(opts)
-    bopts = BackupOptions(tags=list(tags), parent=parent, use_parent=not force)
+    bopts = BackupOptions(tags=list(tags), parent=parent, use_parent=not force, db_mode=db_mode)
     if host:
         bopts.hostname = host
     progress = BarProgress(enabled=not (opts.quiet or opts.json))

@@ -30,6 +30,8 @@ from coffer.engine.progress import Progress
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, walk
 from coffer.engine.sqlite_capture import companion_of, consistent_copy, is_sqlite_header
+from coffer.engine.sqlite_logical import UnsupportedDatabase
+from coffer.engine.sqlite_stream import dump_stream
 from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, UsageError
 
@@ -51,7 +53,7 @@ class SourceStats:
     path: str
     bytes_read: int = 0
     bytes_new: int = 0
-    bytes_stored_before: int = 0
+    bytes_stored: int = 0
     files: int = 0
 
 
@@ -133,9 +135,12 @@ class BackupRun:
             for p, name in zip(paths, names, strict=True):
                 self._current = SourceStats(str(p))
                 self.source_stats.append(self._current)
-                before = self.uploader.stats.bytes_new_raw
+                stats = self.uploader.stats
+                new0, stored0 = stats.bytes_new_raw, stats.bytes_payload
                 node = self._visit(p, name, name)
-                self._current.bytes_new = self.uploader.stats.bytes_new_raw - before
+                self.uploader.settle()
+                self._current.bytes_new = stats.bytes_new_raw - new0
+                self._current.bytes_stored = stats.bytes_payload - stored0
                 if node is not None:
                     tree.append(node)
             self.uploader.finish()
@@ -273,6 +278,17 @@ class BackupRun:
 
     def _store_sqlite(self, path: Path, node: Node) -> None:
         self.result_counts["changed"] += 1
+        mode = self.opts.db_mode or self.repo.params.db_mode
+        if mode == "logical":
+            try:
+                self._store_sqlite_logical(path, node)
+                return
+            except UnsupportedDatabase as exc:
+                self.progress.warn(f"{path}: logical mode impossible ({exc}); using page mode")
+                node.content = []
+        self._store_sqlite_pages(path, node)
+
+    def _store_sqlite_pages(self, path: Path, node: Node) -> None:
         with consistent_copy(path, self.opts.tmpdir) as (copy, page_size):
             node.format = "sqlite-pages"
             node.extra = {"page_size": page_size}
@@ -282,6 +298,17 @@ class BackupRun:
                     size += len(block)
                     self._add_chunk(block, node, try_compress=True)
             node.size = size
+
+    def _store_sqlite_logical(self, path: Path, node: Node) -> None:
+        """Dump the canonical row stream through a pipe into the content-defined chunker."""
+        node.format = "sqlite-logical"
+        node.extra = {}
+        with dump_stream(path) as stream:
+            size = 0
+            for chunk in self.chunker.chunks(stream):
+                size += len(chunk)
+                self._add_chunk(chunk, node, try_compress=True)
+        node.extra["stream_bytes"] = size
 
     # -- results --------------------------------------------------------------------------
     def _snapshot(self, paths: list[Path], tree: list[Node], parent: Snapshot | None) -> Snapshot:

@@ -16,8 +16,11 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,8 @@ from coffer.engine.index import Location
 from coffer.engine.progress import Progress
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, find
+from coffer.engine.sqlite_logical import restore_logical
+from coffer.engine.sqlite_stream import BlobStream
 from coffer.errors import IntegrityError
 
 MAX_RUN = 16 * 1024 * 1024
@@ -81,6 +86,8 @@ class Restorer:
         self.progress = progress
         self.strict = strict
         self.result = RestoreResult()
+        self.scratch_fd: int | None = None
+        self.scratch_path: Path | None = None
 
     def restore_nodes(self, dir_fd: int, nodes: list[Node], prefix: str) -> None:
         links = []
@@ -90,6 +97,8 @@ class Restorer:
                 links.append(node)
             elif node.type == "dir":
                 self._restore_dir(dir_fd, node, f"{prefix}{name}")
+            elif node.type == "file" and node.format == "sqlite-logical":
+                self._restore_logical_db(dir_fd, node, f"{prefix}{name}")
             elif node.type == "file":
                 self._restore_file(dir_fd, node, f"{prefix}{name}")
         for node in links:  # after files and dirs, so no write can pass through them
@@ -130,10 +139,7 @@ class Restorer:
         except (IntegrityError, BackendError) as exc:
             os.close(fd)
             os.unlink(tmp, dir_fd=dir_fd)
-            self.result.errors.append({"path": rel, "error": str(exc)})
-            self.progress.warn(f"not restored: {rel}: {exc}")
-            if self.strict:
-                raise
+            self._fail(rel, exc)
             return
         except BaseException:
             os.close(fd)
@@ -141,13 +147,47 @@ class Restorer:
                 os.unlink(tmp, dir_fd=dir_fd)
             raise
         os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISLNK(os.lstat(node.name, dir_fd=dir_fd).st_mode):
-                os.unlink(node.name, dir_fd=dir_fd)  # never write through an existing link
+        _unlink_if_symlink(dir_fd, node.name)
         os.rename(tmp, node.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         self.result.files += 1
         self.result.bytes += written
         self.progress.file_done(rel)
+
+    def _blobs(self, node: Node) -> Iterator[bytes]:
+        for run in _runs(self.repo, node.content):
+            for plain in _read_run(self.repo, run):
+                self.progress.advance(len(plain))
+                yield plain
+
+    def _restore_logical_db(self, dir_fd: int, node: Node, rel: str) -> None:
+        """Rebuild a database from its logical stream in a private folder, then move it in."""
+        if self.scratch_fd is None or self.scratch_path is None:
+            raise IntegrityError("internal: no scratch folder for database restores")
+        tmp_name = f"db-{self.result.files}"
+        stream = io.BufferedReader(BlobStream(self._blobs(node)), 1 << 20)
+        try:
+            restore_logical(stream, self.scratch_path / tmp_name)
+        except (IntegrityError, BackendError) as exc:
+            self._fail(rel, exc)
+            return
+        fd = os.open(tmp_name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.scratch_fd)
+        try:
+            os.chmod(fd, stat.S_IMODE(node.mode))
+            os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        _unlink_if_symlink(dir_fd, node.name)
+        os.rename(tmp_name, node.name, src_dir_fd=self.scratch_fd, dst_dir_fd=dir_fd)
+        self.result.files += 1
+        self.result.bytes += size
+        self.progress.file_done(rel)
+
+    def _fail(self, rel: str, exc: Exception) -> None:
+        self.result.errors.append({"path": rel, "error": str(exc)})
+        self.progress.warn(f"not restored: {rel}: {exc}")
+        if self.strict:
+            raise exc
 
     def _restore_symlink(self, dir_fd: int, node: Node, rel: str) -> None:
         try:
@@ -160,6 +200,13 @@ class Restorer:
                 node.name, ns=(node.mtime_ns, node.mtime_ns), dir_fd=dir_fd, follow_symlinks=False
             )
         self.result.symlinks += 1
+
+
+def _unlink_if_symlink(dir_fd: int, name: str) -> None:
+    """A rename replaces a link rather than writing through it; remove it to be explicit."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode):
+            os.unlink(name, dir_fd=dir_fd)
 
 
 def _total_bytes(nodes: list[Node]) -> tuple[int, int]:
@@ -195,9 +242,14 @@ def restore(
     total, files = _total_bytes(nodes)
     progress.start(total, files, "restore")
     root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    scratch = tempfile.mkdtemp(prefix=".coffer-restore-", dir=target)
+    restorer.scratch_fd = os.open(scratch, _DIR_FLAGS)
+    restorer.scratch_path = Path(scratch)
     try:
         restorer.restore_nodes(root_fd, nodes, "")
     finally:
+        os.close(restorer.scratch_fd)
+        shutil.rmtree(scratch, ignore_errors=True)
         os.close(root_fd)
         progress.finish()
     return restorer.result

@@ -116,6 +116,12 @@ class Uploader:
             if self._writer.size >= self.repo.params.pack_size:
                 self._ship()
 
+    def settle(self) -> None:
+        """Seal everything queued so far (the statistics are then exact up to this point)."""
+        self._submit_batch()
+        while self._sealing:
+            self._drain_one()
+
     def _ship(self) -> None:
         if not len(self._writer):
             return
@@ -165,9 +171,7 @@ class Uploader:
     def finish(self) -> None:
         """Seal and upload what is left, wait for all uploads, then write the index."""
         try:
-            self._submit_batch()
-            while self._sealing:
-                self._drain_one()
+            self.settle()
             self._ship()
             for fut in self._futures:
                 fut.result()
