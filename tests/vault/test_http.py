@@ -132,7 +132,8 @@ def test_token_bucket_refills() -> None:
 def test_store_outage_is_503(http: TestClient, core: VaultCore, tmp_path: Path) -> None:
     from coffer.vault.store_sqlite import SqliteStore
 
-    broken = SqliteStore(tmp_path / "missing-dir" / "sub" / "v.db")
+    (tmp_path / "blocker").write_text("a file where the database directory should be")
+    broken = SqliteStore(tmp_path / "blocker" / "v.db")
     core.store = broken
     r = http.get("/v1/attempts", params={"account": "x"})
     assert r.status_code == 503 and r.json()["error"] == "unavailable"

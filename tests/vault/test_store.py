@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +206,14 @@ def test_concurrent_ends_of_the_last_attempts_always_lock(store: SqlStore, round
     assert locked.count(True) == 1
     row = store.raw_account(account)
     assert row is not None and row["state"] == "locked" and row["secret"] is None
+
+
+def test_sqlite_database_files_are_private(tmp_path: Path) -> None:
+    from coffer.vault.store_sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "sub" / "v.db")
+    store.create_schema()
+    _register(store)
+    for path in (tmp_path / "sub").iterdir():
+        assert path.stat().st_mode & 0o077 == 0, path
+    store.close()

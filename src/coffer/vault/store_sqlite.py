@@ -10,6 +10,7 @@ sleep-and-retry gives long latency tails under contention; a lock hands over at 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -80,17 +81,24 @@ class SqliteStore(SqlStore):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
+                self._create_private()
                 conn = sqlite3.connect(
                     self.path, isolation_level=None, timeout=30.0, check_same_thread=False
                 )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
-            except sqlite3.Error as exc:
+            except (OSError, sqlite3.Error) as exc:
                 raise StoreError(f"cannot open vault database {self.path}: {exc}") from None
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _create_private(self) -> None:
+        """Create the database file as 0600 (its WAL and SHM files inherit the mode)."""
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
 
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
