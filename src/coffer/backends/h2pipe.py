@@ -2,23 +2,29 @@
 
 Rules:
 
-- One connection, one request at a time: a lock serialises :meth:`H2PipeTransport.send`,
-  which makes the transport thread-safe. (rclone handles one stream quickly; the backend
-  contract is about correctness, and concurrency limits live in ``LimitedBackend``.)
-- Flow control both ways: the body is sent in frames no larger than the peer's window and frame
-  size, waiting for WINDOW_UPDATE when needed; received data is acknowledged at once, and our
-  windows are opened to 16 MiB so large packs stream without stalls.
-- Any failure of the link (EOF, reset stream, GOAWAY, protocol error, broken pipe) marks the
-  connection dead and raises :class:`TransientError`; the owner decides whether to reconnect.
+- Many requests at once, one HTTP/2 stream each (at most ``max_streams`` in flight), over one
+  connection: rclone serves them in parallel, which is what makes slow cloud remotes usable.
+- ``h2``'s state machine is not thread-safe: every use of it happens under one condition
+  variable's lock. Nobody blocks on a pipe while holding that lock: a reader thread owns the
+  read end, a writer thread drains a queue of outgoing bytes (filled, in order, under the lock).
+- Flow control both ways: a body goes out in frames within the peer's stream window and frame
+  size, waiting for WINDOW_UPDATE; received data is acknowledged at once and our windows are
+  opened to 16 MiB so large packs stream without stalls.
+- Any failure of the link (EOF, GOAWAY, protocol error, broken pipe) marks the connection dead,
+  fails every waiting request with :class:`LinkDown` (a :class:`TransientError`) and makes later
+  requests fail the same way; the owner decides whether to start a new connection.
 
-Theory of operation: h2 is a state machine; this module pumps bytes between it and the pipes.
-``_pump`` reads whatever the peer sent, feeds it to h2, writes h2's output, and returns the
-events; ``send`` drives one stream from HEADERS to END_STREAM.
+Theory of operation: callers open a stream (headers) under the lock, send their body frame by
+frame under the lock, then wait on the condition until the reader thread has seen END_STREAM or
+RST_STREAM for it. The reader feeds every chunk it reads to h2, files each event under its
+stream, queues h2's replies (ACKs, window updates) and wakes all waiters. The worker threads hold
+no reference to the owner of the process, so garbage collection of that owner still works.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from typing import Any
 
@@ -39,16 +45,31 @@ class LinkDown(TransientError):
     """The HTTP/2 link over the pipes failed; the transport is unusable."""
 
 
-class H2PipeTransport:
-    """Send REST requests as HTTP/2 streams over ``read_fd``/``write_fd``."""
+class _Stream:
+    """What has arrived for one request."""
 
-    def __init__(self, read_fd: int, write_fd: int, *, authority: str = "rclone") -> None:
-        self._rfd = read_fd
-        self._wfd = write_fd
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = bytearray()
+        self.done = False
+        self.error: str | None = None
+
+
+class H2PipeTransport:
+    """Send REST requests as concurrent HTTP/2 streams over ``read_fd``/``write_fd``."""
+
+    def __init__(
+        self, read_fd: int, write_fd: int, *, authority: str = "rclone", max_streams: int = 16
+    ) -> None:
+        self._rfd, self._wfd = read_fd, write_fd
         self._authority = authority
-        self._lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._slots = threading.BoundedSemaphore(max_streams)
+        self._out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._streams: dict[int, _Stream] = {}
         self._dead: str | None = None
-        self._pending: list[Any] = []
+        self._settled = False
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self._conn = h2.connection.H2Connection(config=config)
 
@@ -56,66 +77,127 @@ class H2PipeTransport:
     def alive(self) -> bool:
         return self._dead is None
 
-    def handshake(self) -> None:
-        """Send the preface and settings; wait until the peer's SETTINGS arrive."""
-        with self._lock:
+    def handshake(self, timeout: float) -> None:
+        """Start the worker threads, send preface and settings, wait for the peer's SETTINGS."""
+        with self._cv:
             self._conn.initiate_connection()
             self._conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: WINDOW})
             self._conn.increment_flow_control_window(WINDOW - 65535)
-            self._flush()
-            while True:
-                events = self._pump()
-                if any(isinstance(e, h2.events.RemoteSettingsChanged) for e in events):
-                    return
+            self._queue_output()
+        threading.Thread(target=self._write_loop, name="coffer-h2-writer", daemon=True).start()
+        threading.Thread(target=self._read_loop, name="coffer-h2-reader", daemon=True).start()
+        with self._cv:
+            if not self._cv.wait_for(lambda: self._settled or self._dead is not None, timeout):
+                self._die(f"no HTTP/2 settings within {timeout:.0f} s")
+            if self._dead is not None:
+                raise LinkDown(f"connection to rclone lost: {self._dead}")
 
-    # -- byte pumping ----------------------------------------------------------------------
+    # -- worker threads (they touch h2 only under the lock) ---------------------------------
 
-    def _fail(self, why: str) -> LinkDown:
-        self._dead = self._dead or why
-        return LinkDown(f"connection to rclone lost: {why}")
-
-    def _flush(self) -> None:
+    def _queue_output(self) -> None:
         data = self._conn.data_to_send()
-        try:
-            while data:
-                n = os.write(self._wfd, data)
-                data = data[n:]
-        except OSError as exc:
-            raise self._fail(f"write failed: {exc.strerror or exc}") from exc
+        if data:
+            self._out.put(data)
 
-    def _pump(self) -> list[Any]:
+    def _die(self, why: str) -> None:
+        """Mark the link dead and wake everyone (lock held)."""
+        if self._dead is None:
+            self._dead = why
+        self._cv.notify_all()
+
+    def _write_loop(self) -> None:
+        while (data := self._out.get()) is not None:
+            try:
+                while data:
+                    data = data[os.write(self._wfd, data) :]
+            except OSError as exc:
+                with self._cv:
+                    self._die(f"write failed: {exc.strerror or exc}")
+                return
+
+    def _read_loop(self) -> None:
+        try:
+            while self._read_once():
+                pass
+        finally:
+            self._out.put(None)
+
+    def _read_once(self) -> bool:
         try:
             chunk = os.read(self._rfd, READ_SIZE)
         except OSError as exc:
-            raise self._fail(f"read failed: {exc.strerror or exc}") from exc
-        if not chunk:
-            raise self._fail("rclone closed its output")
-        try:
-            events = self._conn.receive_data(chunk)
-        except h2.exceptions.ProtocolError as exc:
-            raise self._fail(f"HTTP/2 protocol error: {exc}") from exc
-        for event in events:
-            if isinstance(event, h2.events.DataReceived) and event.flow_controlled_length:
-                self._conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            if isinstance(event, h2.events.ConnectionTerminated):
-                raise self._fail(f"GOAWAY (error code {event.error_code})")
-        self._flush()
-        return list(events)
+            chunk, why = b"", f"read failed: {exc.strerror or exc}"
+        else:
+            why = "rclone closed its output"
+        with self._cv:
+            if not chunk:
+                self._die(why)
+                return False
+            try:
+                for event in self._conn.receive_data(chunk):
+                    self._dispatch(event)
+            except h2.exceptions.ProtocolError as exc:
+                self._die(f"HTTP/2 protocol error: {exc}")
+                return False
+            self._queue_output()
+            self._cv.notify_all()
+            return self._dead is None
+
+    def _dispatch(self, event: Any) -> None:
+        if isinstance(event, h2.events.RemoteSettingsChanged):
+            self._settled = True
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._die(f"GOAWAY (error code {event.error_code})")
+        elif isinstance(event, h2.events.DataReceived) and event.flow_controlled_length:
+            self._conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        stream = self._streams.get(getattr(event, "stream_id", 0))
+        if stream is None:
+            return
+        if isinstance(event, h2.events.ResponseReceived):
+            stream.headers = {str(k): str(v) for k, v in event.headers}
+            stream.status = int(stream.headers.pop(":status", "0"))
+        elif isinstance(event, h2.events.DataReceived):
+            stream.body += event.data
+        elif isinstance(event, h2.events.StreamEnded):
+            stream.done = True
+        elif isinstance(event, h2.events.StreamReset):
+            if not stream.status or event.error_code:
+                stream.error = f"rclone reset the stream (error code {event.error_code})"
+            stream.done = True
 
     # -- one request -----------------------------------------------------------------------
 
     def send(self, request: Request) -> Response:
-        with self._lock:
-            if self._dead is not None:
-                raise LinkDown(f"connection to rclone lost: {self._dead}")
+        with self._slots:
+            stream, sid = _Stream(), 0
             try:
-                return self._exchange(request)
+                with self._cv:
+                    self._check_alive()
+                    sid = self._open(request, stream)
+                if request.body:
+                    self._send_body(sid, stream, request.body)
+                with self._cv:
+                    self._cv.wait_for(lambda: stream.done or self._dead is not None)
+                    if not stream.done:
+                        self._check_alive()
             except h2.exceptions.H2Error as exc:
-                raise self._fail(f"HTTP/2 error: {exc}") from exc
+                with self._cv:
+                    self._die(f"HTTP/2 error: {exc}")
+                raise LinkDown(f"connection to rclone lost: HTTP/2 error: {exc}") from exc
+            finally:
+                with self._cv:
+                    self._streams.pop(sid, None)
+        if stream.error:
+            raise TransientError(stream.error)
+        return Response(stream.status, stream.headers, bytes(stream.body))
 
-    def _exchange(self, request: Request) -> Response:
-        self._pending = []
-        sid = self._conn.get_next_available_stream_id()
+    def _check_alive(self) -> None:
+        if self._dead is not None:
+            raise LinkDown(f"connection to rclone lost: {self._dead}")
+
+    def _open(self, request: Request, stream: _Stream) -> int:
+        sid: int = self._conn.get_next_available_stream_id()
+        self._streams[sid] = stream
         headers = [
             (":method", request.method),
             (":scheme", "http"),
@@ -124,61 +206,37 @@ class H2PipeTransport:
             *((k.lower(), v) for k, v in request.headers.items()),
         ]
         self._conn.send_headers(sid, headers, end_stream=not request.body)
-        self._flush()
-        if request.body:
-            self._send_body(sid, request.body)
-        return self._receive(sid)
+        self._queue_output()
+        return sid
 
-    def _send_body(self, sid: int, body: bytes) -> None:
-        """Send the body within flow-control limits; stop early if the peer already answered."""
+    def _send_body(self, sid: int, stream: _Stream, body: bytes) -> None:
+        """Send ``body`` within flow control, one frame per lock hold; stop if answered early."""
         view = memoryview(body)
-        while view and not self._answered(sid):
-            room = min(
-                self._conn.local_flow_control_window(sid), self._conn.max_outbound_frame_size
-            )
-            if room <= 0:
-                self._pending.extend(self._pump())
-                continue
-            piece, view = view[:room], view[room:]
-            try:
-                self._conn.send_data(sid, piece.tobytes(), end_stream=not view)
-            except h2.exceptions.StreamClosedError:
-                return  # the server answered (and closed) before reading everything
-            self._flush()
-
-    def _answered(self, sid: int) -> bool:
-        ends = (h2.events.StreamEnded, h2.events.StreamReset)
-        return any(isinstance(e, ends) and e.stream_id == sid for e in self._pending)
-
-    def _next_events(self) -> list[Any]:
-        if self._pending:
-            events, self._pending = self._pending, []
-            return events
-        return self._pump()
-
-    def _receive(self, sid: int) -> Response:
-        status, headers, body = 0, {}, bytearray()
-        while True:
-            for event in self._next_events():
-                if getattr(event, "stream_id", sid) != sid:
+        while view:
+            with self._cv:
+                if stream.done or self._dead is not None:
+                    return
+                room = min(
+                    self._conn.local_flow_control_window(sid), self._conn.max_outbound_frame_size
+                )
+                if room <= 0:
+                    self._cv.wait()
                     continue
-                if isinstance(event, h2.events.ResponseReceived):
-                    headers = {str(k): str(v) for k, v in event.headers}
-                    status = int(headers.pop(":status", "0"))
-                elif isinstance(event, h2.events.DataReceived):
-                    body += event.data
-                elif isinstance(event, h2.events.StreamReset) and not status:
-                    raise TransientError(f"rclone reset the stream (error code {event.error_code})")
-                elif isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
-                    return Response(status, headers, bytes(body))
+                piece, view = view[:room], view[room:]
+                try:
+                    self._conn.send_data(sid, piece.tobytes(), end_stream=not view)
+                except h2.exceptions.StreamClosedError:
+                    return  # the server answered and closed the stream before reading it all
+                self._queue_output()
 
     def close(self) -> None:
-        """Say GOAWAY (best effort); the owner closes the pipes."""
-        with self._lock:
+        """Say GOAWAY (best effort) and stop the writer; the owner closes the pipes."""
+        with self._cv:
             if self._dead is None:
-                self._dead = "closed"
                 try:
                     self._conn.close_connection()
-                    self._flush()
-                except (LinkDown, h2.exceptions.H2Error):
+                    self._queue_output()
+                except h2.exceptions.H2Error:
                     pass
+                self._die("closed")
+        self._out.put(None)

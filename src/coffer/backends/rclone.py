@@ -25,7 +25,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import re
-import select
 import subprocess
 import threading
 import weakref
@@ -98,11 +97,8 @@ class RcloneTransport:
         threading.Thread(target=_drain, args=(proc, self._stderr), daemon=True).start()
         assert proc.stdin is not None and proc.stdout is not None
         link = H2PipeTransport(proc.stdout.fileno(), proc.stdin.fileno())
-        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
         try:
-            if not ready:
-                raise LinkDown(f"rclone did not answer within {START_TIMEOUT:.0f} s")
-            link.handshake()
+            link.handshake(START_TIMEOUT)
         except LinkDown as exc:
             self._finalizer()
             raise BackendConfigError(f"rclone could not start: {self._why(exc)}") from None

@@ -11,6 +11,9 @@ Rules:
   transport as :class:`TransientError`. :class:`HttpxTransport` is the TCP transport; the
   rclone backend supplies an HTTP/2-over-pipe one.
 - The repository is created (``POST ?create=true``) once, before the first write.
+- Saves of one name are serialised within the process, so threads racing to create one object
+  get one winner and :class:`ObjectExists` (across processes the HEAD-then-POST race remains;
+  Coffer's names are content-addressed or random, so it does not arise in practice).
 - ``capabilities.append_only`` is probed on first use (see :mod:`coffer.backends.restproto`)
   unless given. Append-only servers still let clients delete ``locks/`` (restic's rule).
 """
@@ -18,6 +21,7 @@ Rules:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -65,6 +69,8 @@ class RestProtocolBackend(Backend):
         self._append_only = append_only
         self._created = False
         self._lock = threading.Lock()
+        self._writing: set[tuple[ObjectType, str]] = set()
+        self._writing_cv = threading.Condition()
 
     @property
     def location(self) -> str:
@@ -92,8 +98,26 @@ class RestProtocolBackend(Backend):
             self._proto.check(resp, f"repository {self._location}")
             self._created = True
 
+    @contextlib.contextmanager
+    def _one_writer(self, key: tuple[ObjectType, str]) -> Iterator[None]:
+        """Serialise saves of one name within this process (the server may not: rclone over a
+        local remote loses the object when two uploads of one name race)."""
+        with self._writing_cv:
+            self._writing_cv.wait_for(lambda: key not in self._writing)
+            self._writing.add(key)
+        try:
+            yield
+        finally:
+            with self._writing_cv:
+                self._writing.discard(key)
+                self._writing_cv.notify_all()
+
     def save(self, kind: ObjectType, name: str, data: bytes, *, overwrite: bool = False) -> None:
         req = self._proto.save(kind, name, data)
+        with self._one_writer((kind, name)):
+            self._save(req, kind, name, overwrite)
+
+    def _save(self, req: Request, kind: ObjectType, name: str, overwrite: bool) -> None:
         what = f"{kind.value}/{name}"
         if not overwrite and self.exists(kind, name):
             raise ObjectExists(f"{what} already exists")
