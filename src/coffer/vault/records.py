@@ -1,5 +1,7 @@
 """The plain records the store and the protocol exchange (no behaviour, no I/O).
 
+Fields holding records, sealed states or sealed secrets are left out of ``repr``.
+
 Account states: ``active`` (has a record and a sealed secret), ``locked`` (allowance used up;
 record and secret destroyed), ``ghost`` (never registered; a counter so that unknown accounts
 behave like real ones on the login path).
@@ -8,7 +10,7 @@ behave like real ones on the login path).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -29,7 +31,7 @@ class AttemptRow:
     """What a login needs from the account row after the decrement."""
 
     account: str
-    record: bytes | None
+    record: bytes | None = field(repr=False)
     cred_id: bytes
     ksf: str
     attempts_left: int
@@ -44,7 +46,7 @@ class PendingRow:
     account: str
     kind: str
     generation: int
-    sealed: bytes
+    sealed: bytes = field(repr=False)
     expires_at: float
 
 
@@ -64,7 +66,7 @@ class Finish(Generic[T]):
     account: str = ""
     attempts_left: int = 0
     locked: bool = False
-    value: T | None = None
+    value: T | None = field(default=None, repr=False)
 
 
 class Action(enum.Enum):
@@ -80,7 +82,7 @@ class GrantSpec:
     """The pending grant a verified change-password KE3 creates."""
 
     id: bytes
-    sealed: bytes
+    sealed: bytes = field(repr=False)
     expires_at: float
 
 
@@ -90,6 +92,6 @@ class NewRecord:
 
     account: str
     cred_id: bytes
-    record: bytes
-    secret: bytes
+    record: bytes = field(repr=False)
+    secret: bytes = field(repr=False)
     ksf: str
