@@ -58,7 +58,7 @@ def test_flipped_or_extra_bytes_are_refused(tmp_path, make, dump):
         stream + record(TAG_ROW, encode_values([1])),  # data after the end
     ]
     # a row dropped from the middle: the section's row count no longer matches
-    row = record(TAG_ROW, encode_values([5, 5, "row 4", bytes([4]) * 20]))
+    row = record(TAG_ROW, encode_values([5, "row 4", bytes([4]) * 20]))
     assert row in stream
     bad.append(stream.replace(row, b"", 1))
     # a row duplicated: UNIQUE rowid violation inside the restore

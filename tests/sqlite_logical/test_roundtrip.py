@@ -187,3 +187,22 @@ def test_invalid_utf8_text_is_kept_byte_exact(tmp_path: Path, make, trip) -> Non
     with closing(sqlite3.connect(target)) as conn:
         rows = conn.execute("SELECT typeof(v), hex(v), hex(w) FROM t ORDER BY rowid").fetchall()
     assert rows == [("text", "FFFE41", "6F6B"), ("text", "C3", "80")]
+
+
+def test_integer_primary_key_desc_is_not_taken_for_the_rowid(tmp_path: Path, make, trip) -> None:
+    # "INTEGER PRIMARY KEY DESC" does not alias the rowid: rowids must be carried separately
+    db = make(
+        tmp_path / "src.db",
+        "CREATE TABLE d (x INTEGER PRIMARY KEY DESC, y);"
+        "INSERT INTO d (rowid, x, y) VALUES (10, 1, 'a'), (20, 2, 'b');"
+        "CREATE TABLE a (x INTEGER PRIMARY KEY, y); INSERT INTO a VALUES (7, 'seven');",
+    )
+    target = tmp_path / "restored.db"
+    stream = trip(db, target)
+    with closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("SELECT rowid, x FROM d ORDER BY rowid").fetchall() == [
+            (10, 1),
+            (20, 2),
+        ]
+        assert conn.execute("SELECT rowid, x FROM a").fetchall() == [(7, 7)]
+    assert b"\x05plain\x0a\x01a" in stream  # the alias table's rows carry no separate rowid

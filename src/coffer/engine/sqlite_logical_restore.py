@@ -55,7 +55,7 @@ from coffer.errors import UsageError
 
 BATCH = 1_000
 ROWID_KINDS = {"rowid", "vtab", "shadow-rowid", "internal"}
-KINDS = ROWID_KINDS | {"without-rowid", "shadow-without-rowid"}
+KINDS = ROWID_KINDS | {"plain", "shadow-plain"}
 ENCODINGS = {"UTF-8", "UTF-16le", "UTF-16be"}
 PAGE_SIZES = {1 << n for n in range(9, 17)}
 

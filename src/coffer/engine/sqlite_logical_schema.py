@@ -9,12 +9,15 @@ Rules:
 - Every table gets a *section* of rows, in this order: ordinary tables, virtual-table content,
   raw shadow tables, internal tables. Section kinds:
 
-  ``rowid``          ordinary rowid table; each row starts with its rowid, rows in rowid order
-  ``without-rowid``  WITHOUT ROWID table, or a rowid table whose rowid is shadowed by columns
-                     named ``rowid``, ``_rowid_`` and ``oid``; rows in primary-key order
+  ``rowid``          rowid table without an INTEGER PRIMARY KEY: each row starts with its rowid,
+                     rows in rowid order
+  ``plain``          rows are just the columns, in primary-key order: a rowid table whose
+                     INTEGER PRIMARY KEY column is the rowid (so it is kept without repeating
+                     it), a WITHOUT ROWID table, or a rowid table whose rowid is shadowed by
+                     columns named ``rowid``, ``_rowid_`` and ``oid`` (rowids not kept)
   ``vtab``           FTS5 table that stores its own content: rows read through the virtual table
                      (rowid first) and restored by inserting into it, which rebuilds the index
-  ``shadow-rowid`` / ``shadow-without-rowid``
+  ``shadow-rowid`` / ``shadow-plain``
                      shadow table of a virtual table we cannot read back through its own
                      interface (contentless FTS5, R*Tree, FTS3/4, others): copied raw; on
                      restore the table is emptied first (creating the virtual table seeds it)
@@ -152,15 +155,31 @@ def _section(conn: sqlite3.Connection, name: str, role: str, without_rowid: bool
     columns = tuple(r[1] for r in info if r[6] == 0)
     if role == "vtab":
         return Section("vtab", name, columns, ("rowid",), "rowid")
-    rowid = None if without_rowid else _rowid_name(columns)
+    alias = None if without_rowid or role == "internal" else _ipk_alias(conn, name, info)
+    rowid = None if without_rowid or alias else _rowid_name(columns)
     if rowid is not None:
         kind = {"table": "rowid", "shadow": "shadow-rowid", "internal": "internal"}[role]
         return Section(kind, name, columns, (rowid,), rowid)
     if role == "internal":
         raise UnsupportedDatabase(f"{name} has no accessible rowid")
     pk = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0) or columns
-    kind = "shadow-without-rowid" if role == "shadow" else "without-rowid"
+    kind = "shadow-plain" if role == "shadow" else "plain"
     return Section(kind, name, columns, pk, None)
+
+
+def _ipk_alias(conn: sqlite3.Connection, name: str, info: list[tuple[object, ...]]) -> str | None:
+    """The INTEGER PRIMARY KEY column that aliases the rowid, if any.
+
+    A single-column primary key declared exactly ``INTEGER`` is an alias unless SQLite had to
+    build an index for it (``INTEGER PRIMARY KEY DESC`` is the documented exception).
+    """
+    pk = [r for r in info if isinstance(r[5], int) and r[5] > 0]
+    if len(pk) != 1 or str(pk[0][2]).upper() != "INTEGER":
+        return None
+    indexes = conn.execute(f"PRAGMA main.index_list({quote(name)})").fetchall()
+    if any(r[3] == "pk" for r in indexes):
+        return None
+    return str(pk[0][1])
 
 
 def _rowid_name(columns: tuple[str, ...]) -> str | None:
