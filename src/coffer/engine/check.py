@@ -6,7 +6,8 @@ What is checked, in order (each problem is reported with the object's name; chec
 3. snapshots authenticate and parse, and every blob they reference is indexed;
 4. every indexed pack exists, and its authenticated header agrees with the index;
 5. with ``read_data`` (or a subset): every pack's SHA-256 equals its name and every blob in it
-   authenticates, decompresses and matches its keyed ID.
+   authenticates, decompresses and matches its keyed ID; ``on_verified(pack_id)`` is called for
+   each pack that read back clean (the CLI records it, see :mod:`coffer.engine.verify_state`).
 Packs that no index lists are reported as warnings (an interrupted backup leaves them; the next
 backup adopts them, prune removes them).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import zstandard
@@ -49,6 +51,7 @@ class Checker:
         self.progress = progress
         self.report = CheckReport()
         self.index = Index()
+        self.on_verified: Callable[[str], None] | None = None
 
     def error(self, message: str) -> None:
         self.report.errors.append(message)
@@ -123,7 +126,8 @@ class Checker:
         self.report.packs_read += 1
         self.report.bytes_read += len(data)
         self.progress.advance(len(data))
-        if hashlib.sha256(data).hexdigest() != pack_id:
+        intact = hashlib.sha256(data).hexdigest() == pack_id
+        if not intact:
             self.error(f"data/{pack_id}: damaged (content does not match its ID)")
         bad = 0
         for e in header:
@@ -135,6 +139,8 @@ class Checker:
                 bad += 1
         if bad:
             self.error(f"data/{pack_id}: {bad} blobs failed authentication")
+        elif intact and self.on_verified is not None:
+            self.on_verified(pack_id)
 
 
 def check(
@@ -143,9 +149,11 @@ def check(
     read_data: bool = False,
     subset: set[str] | None = None,
     progress: Progress | None = None,
+    on_verified: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Check ``repo``; see the module docstring for what is verified."""
     checker = Checker(repo, progress or Progress())
+    checker.on_verified = on_verified
     checker.check_keys()
     checker.check_index()
     checker.check_snapshots()

@@ -232,7 +232,7 @@ class Repository:
             for pack_id, entries in packs:
                 self.index.add_pack(pack_id, entries)
         if damaged:
-            self.adopt_unindexed_packs()
+            self._adopt(skip=set())
         return damaged
 
     def adopt_unindexed_packs(self) -> list[tuple[str, list[PackEntry]]]:
@@ -241,8 +241,22 @@ class Repository:
         Such packs are left by an interrupted or concurrent backup, or described by a damaged
         index object. Headers are authenticated; a pack whose header fails is left alone for
         ``check`` to report. Returns the adopted packs so a backup can write them to its index.
+
+        Called by writers (backup) only: packs a pending prune plan condemned are also dropped
+        from this in-memory view, so a backup never deduplicates against a pack that prune may
+        delete (docs/lifecycle.md). Readers (restore, check) keep seeing them.
         """
-        known = self.index.packs | self.condemned_packs()
+        condemned = self.condemned_packs()
+        if condemned & self.index.packs:
+            view = Index()
+            for pack_id, entries in self.index.pack_entries():
+                if pack_id not in condemned:
+                    view.add_pack(pack_id, entries)
+            self.index = view
+        return self._adopt(skip=condemned)
+
+    def _adopt(self, skip: set[str]) -> list[tuple[str, list[PackEntry]]]:
+        known = self.index.packs | skip
         adopted = []
         for pack_id, size in self.backend.list(ObjectType.DATA):
             if pack_id in known:
