@@ -30,6 +30,7 @@ from typing import Any
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -70,6 +71,7 @@ class H2PipeTransport:
         self._streams: dict[int, _Stream] = {}
         self._dead: str | None = None
         self._settled = False
+        self._threads: list[threading.Thread] = []
         config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self._conn = h2.connection.H2Connection(config=config)
 
@@ -84,8 +86,12 @@ class H2PipeTransport:
             self._conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: WINDOW})
             self._conn.increment_flow_control_window(WINDOW - 65535)
             self._queue_output()
-        threading.Thread(target=self._write_loop, name="coffer-h2-writer", daemon=True).start()
-        threading.Thread(target=self._read_loop, name="coffer-h2-reader", daemon=True).start()
+        self._threads = [
+            threading.Thread(target=self._write_loop, name="coffer-h2-writer", daemon=True),
+            threading.Thread(target=self._read_loop, name="coffer-h2-reader", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
         with self._cv:
             if not self._cv.wait_for(lambda: self._settled or self._dead is not None, timeout):
                 self._die(f"no HTTP/2 settings within {timeout:.0f} s")
@@ -174,12 +180,13 @@ class H2PipeTransport:
                 with self._cv:
                     self._check_alive()
                     sid = self._open(request, stream)
-                if request.body:
-                    self._send_body(sid, stream, request.body)
+                sent_all = not request.body or self._send_body(sid, stream, request.body)
                 with self._cv:
                     self._cv.wait_for(lambda: stream.done or self._dead is not None)
                     if not stream.done:
                         self._check_alive()
+                    if not sent_all:
+                        self._cancel(sid)
             except h2.exceptions.H2Error as exc:
                 with self._cv:
                     self._die(f"HTTP/2 error: {exc}")
@@ -209,13 +216,23 @@ class H2PipeTransport:
         self._queue_output()
         return sid
 
-    def _send_body(self, sid: int, stream: _Stream, body: bytes) -> None:
-        """Send ``body`` within flow control, one frame per lock hold; stop if answered early."""
+    def _cancel(self, sid: int) -> None:
+        """Close our half of a stream the server answered before reading the whole body."""
+        try:
+            self._conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+        except h2.exceptions.StreamClosedError:
+            return
+        self._queue_output()
+
+    def _send_body(self, sid: int, stream: _Stream, body: bytes) -> bool:
+        """Send ``body`` within flow control, one frame per lock hold; stop if answered early.
+
+        Return whether the whole body (and END_STREAM) went out."""
         view = memoryview(body)
         while view:
             with self._cv:
                 if stream.done or self._dead is not None:
-                    return
+                    return False
                 room = min(
                     self._conn.local_flow_control_window(sid), self._conn.max_outbound_frame_size
                 )
@@ -226,8 +243,15 @@ class H2PipeTransport:
                 try:
                     self._conn.send_data(sid, piece.tobytes(), end_stream=not view)
                 except h2.exceptions.StreamClosedError:
-                    return  # the server answered and closed the stream before reading it all
+                    return True  # the server answered and reset the stream: nothing to close
                 self._queue_output()
+        return True
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the worker threads to end (after the pipes closed); True when they did."""
+        for thread in self._threads:
+            thread.join(timeout)
+        return not any(t.is_alive() for t in self._threads)
 
     def close(self) -> None:
         """Say GOAWAY (best effort) and stop the writer; the owner closes the pipes."""
