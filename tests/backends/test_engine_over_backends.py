@@ -31,6 +31,7 @@ from coffer.crypto.slots import SlotKind
 from coffer.engine.backup import backup
 from coffer.engine.check import check
 from coffer.engine.chunker import ChunkerParams
+from coffer.engine.prune import PruneRefused, prune
 from coffer.engine.repository import RepoParams, Repository
 from coffer.engine.restore import restore
 from coffer.sample.generate import generate_chat_store
@@ -82,7 +83,7 @@ def open_repo(backend: Backend, key: RecoveryKey) -> Repository:
     return repo
 
 
-def round_trip(backend: Backend, source: Path, target: Path) -> None:
+def round_trip(backend: Backend, source: Path, target: Path) -> RecoveryKey:
     """Init, back up, check --read-data, restore, compare; then an unchanged second backup."""
     key = init_repo(backend)
     result = backup(open_repo(backend, key), [source])
@@ -95,6 +96,7 @@ def round_trip(backend: Backend, source: Path, target: Path) -> None:
     assert compare_trees(source, target / source.name) == []
     again = backup(open_repo(backend, key), [source])
     assert again.bytes_stored < 0.01 * result.bytes_read
+    return key
 
 
 @pytest.fixture
@@ -136,7 +138,7 @@ def test_append_only_rest_backup_works_and_delete_is_refused(
 ) -> None:
     with open_backend(f"rest:{rest_append_only_server.url}/ao-{uuid.uuid4().hex}/") as backend:
         assert backend.capabilities.append_only
-        round_trip(backend, chat_store, tmp_path / "restored")
+        key = round_trip(backend, chat_store, tmp_path / "restored")
         assert list(backend.list(ObjectType.LOCKS)) == []  # the backups released their locks
         snap, _size = next(iter(backend.list(ObjectType.SNAPSHOTS)))
         with pytest.raises(AppendOnlyError, match="the server is append-only") as info:
@@ -146,6 +148,9 @@ def test_append_only_rest_backup_works_and_delete_is_refused(
         with pytest.raises(AppendOnlyError, match="refused to delete data/"):
             backend.remove(ObjectType.DATA, pack)
         assert backend.exists(ObjectType.SNAPSHOTS, snap) and backend.exists(ObjectType.DATA, pack)
+        with pytest.raises(PruneRefused, match="append-only") as refused:
+            prune(open_repo(backend, key))
+        assert refused.value.exit_code == 14
 
 
 # -- interrupted backup over s3 --------------------------------------------------------------
