@@ -72,7 +72,7 @@ def test_expired_attempt_counts_as_wrong(store: SqlStore) -> None:
     pid = _attempt(store, "alice", 2.0, ttl=10.0)
     assert pid is not None
     late = store.finish_login(pid, 50.0, CTX, lambda p: True, Action.RECOVER)
-    assert late.outcome is Outcome.FAILED and late.attempts_left == 9
+    assert late.outcome is Outcome.EXPIRED and late.attempts_left == 9
 
 
 def test_last_attempt_stays_usable_until_it_ends(store: SqlStore) -> None:

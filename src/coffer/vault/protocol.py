@@ -331,6 +331,12 @@ class VaultCore:
     def _check_finish(done: Finish[bytes]) -> None:
         if done.outcome is Outcome.OK:
             return
+        if done.outcome is Outcome.EXPIRED and done.locked:
+            raise VaultLocked(
+                "the attempt expired; the password route is now locked", attempts_left=0
+            )
+        if done.outcome is Outcome.EXPIRED and done.account:
+            raise AttemptExpired("the attempt expired; it counts", attempts_left=done.attempts_left)
         if done.outcome is Outcome.EXPIRED:
             raise AttemptExpired("unknown, used or expired attempt")
         if done.outcome is Outcome.CONFLICT:

@@ -206,7 +206,10 @@ class SqlStore(abc.ABC):
             pending = self._take_pending(cur, attempt_id, "login")
             if pending is None:
                 return Finish(Outcome.EXPIRED)
-            if pending.expires_at <= now or not verify(pending):
+            if pending.expires_at <= now:
+                late = self._failed(cur, pending, now, ctx)
+                return Finish(Outcome.EXPIRED, late.account, late.attempts_left, late.locked)
+            if not verify(pending):
                 return self._failed(cur, pending, now, ctx)
             return self._succeed(cur, pending, now, ctx, action, grant)
 
