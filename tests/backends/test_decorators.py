@@ -261,3 +261,26 @@ def test_unknown_operation_rejected() -> None:
 
 def test_real_sleep_default_is_time_sleep() -> None:
     assert RetryBackend(MemoryBackend())._sleep is time.sleep
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda b: RetryBackend(b, sleep=Sleeps()),
+        lambda b: LimitedBackend(b),
+        lambda b: FaultInjector(b),
+    ],
+)
+def test_exists_uses_the_inner_backends_own_check(wrap: Callable[[MemoryBackend], Wrapper]) -> None:
+    class OwnExists(MemoryBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[str] = []
+
+        def exists(self, kind: ObjectType, name: str) -> bool:
+            self.asked.append(name)
+            return super().exists(kind, name)
+
+    inner = OwnExists()
+    assert wrap(inner).exists(D, oid("e")) is False
+    assert inner.asked == [oid("e")]

@@ -62,6 +62,10 @@ class Wrapper(Backend):
     def stat(self, kind: ObjectType, name: str) -> int:
         return self._call("stat", f"{kind.value}/{name}", lambda: self.inner.stat(kind, name))
 
+    def exists(self, kind: ObjectType, name: str) -> bool:
+        # The inner backend's own ``exists`` (REST checks with a GET, not a cached HEAD).
+        return self._call("stat", f"{kind.value}/{name}", lambda: self.inner.exists(kind, name))
+
     def list(self, kind: ObjectType) -> Iterator[tuple[str, int]]:
         items: builtins.list[tuple[str, int]] = self._call(
             "list", f"{kind.value}/", lambda: builtins.list(self.inner.list(kind))
