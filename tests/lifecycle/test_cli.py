@@ -14,6 +14,7 @@ from coffer.backends.base import ObjectType
 from coffer.cli.main import main
 from coffer.engine.check import check
 from coffer.engine.locks import _write
+from coffer.engine.prune import load_plans
 from coffer.engine.verify_state import VerifiedRecord, select_packs
 
 from .conftest import RepoHandle, do_backup, random_files, write_files
@@ -193,3 +194,47 @@ def test_subset_percent_prefers_never_then_oldest(tmp_path: Path) -> None:
     assert chosen == {ordered[8], ordered[9], ordered[0]}
     record.save()
     assert json.loads(record.path.read_text())["packs"][ordered[0]] == 100.0
+
+
+def test_forget_prune_json_and_bad_grace_deletes_nothing(
+    cli, handle: RepoHandle, tmp_path: Path
+) -> None:
+    _src, ids = _three_snapshots(handle, tmp_path)
+    bad = cli("forget", "--keep-last", "1", "--prune", "--grace", "soon")
+    assert bad.code == 2 and sorted(handle.open().snapshot_ids()) == sorted(ids)
+    r = cli("forget", "--keep-last", "2", "--prune", "--grace", "0s", "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert [s["id"] for s in doc["forget"][0]["remove"]] == [ids[0]]
+    assert doc["prune"]["plans_swept"] == 1
+
+
+def test_unlock_never_removes_a_prune_plan(cli, handle: RepoHandle, tmp_path: Path) -> None:
+    _src, ids = _three_snapshots(handle, tmp_path)
+    handle.open().backend.remove(ObjectType.SNAPSHOTS, ids[0])
+    assert cli("prune", "--grace", "1h").code == 0
+    plans = load_plans(handle.open())
+    assert len(plans) == 1
+    assert cli("unlock", "--remove-all").code == 0
+    assert load_plans(handle.open()) == plans
+    assert handle.open().condemned_packs() == set(plans[0].condemned)
+
+
+def test_repair_snapshots_cli_reports_removed_files(
+    cli, handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = write_files(tmp_path / "src", random_files(33, 3, 300_000))
+    snap = do_backup(handle, src).snapshot.id
+    repo = handle.open()
+    node = repo.load_snapshot(snap).tree[0].children[1]
+    loc = repo.index.get(node.content[-1])
+    assert loc is not None
+    repo.backend.remove(ObjectType.DATA, loc.pack_id)
+    assert cli("repair", "index").code == 0
+    dry = cli("repair", "snapshots", "--dry-run")
+    assert dry.code == 0 and f"src/{node.name}" in dry.out and "(dry run)" in dry.out
+    r = cli("repair", "snapshots", "--json")
+    assert r.code == 0, r.err
+    (fixed,) = r.json()["repaired"]
+    assert f"src/{node.name}" in fixed["removed"]
+    assert cli("check", "--read-data").code == 0

@@ -147,6 +147,7 @@ def forget_cmd(
 ) -> None:
     """Remove snapshots according to a retention policy, per host and paths."""
     policy = _policy(keep, within)
+    popts = _prune_options(max_unused, grace, False) if then_prune and not dry_run else None
     repo = open_repository(opts)
     with locked(repo, exclusive=not dry_run):
         snaps = [s for s in repo.snapshots() if host is None or s.hostname == host]
@@ -158,12 +159,16 @@ def forget_cmd(
                         repo.backend.remove(ObjectType.SNAPSHOTS, s.id)
                     except ObjectNotFound:
                         continue
-    if opts.json and not then_prune:
-        emit_json(_forget_json(decisions))
-    elif not opts.json:
-        _print_forget(decisions, dry_run)
-    if then_prune and not dry_run:
-        _run_prune(opts, repo, _prune_options(max_unused, grace, False))
+    pruned = None
+    if popts is not None:
+        pruned = prune(repo, popts, BarProgress(enabled=not (opts.quiet or opts.json)))
+    if opts.json:
+        doc = _forget_json(decisions)
+        emit_json(doc if pruned is None else {"forget": doc, "prune": _prune_json(pruned)})
+        return
+    _print_forget(decisions, dry_run)
+    if pruned is not None:
+        _print_prune(pruned, False)
 
 
 @click.command("unlock")

@@ -222,7 +222,12 @@ class _Repacker:
         self.report.packs_written += 1
 
 
-def mark(repo: Repository, options: PruneOptions, report: PruneReport) -> Plan | None:
+def mark(
+    repo: Repository,
+    options: PruneOptions,
+    report: PruneReport,
+    progress: Progress | None = None,
+) -> Plan | None:
     """Phase 1: repack, index the new packs, then write the plan; None if nothing to do."""
     a, used = _analyse(repo, options.max_unused, report)
     report.packs_condemned = len(a.condemned) + len(a.repack)
@@ -240,8 +245,12 @@ def mark(repo: Repository, options: PruneOptions, report: PruneReport) -> Plan |
             "run `coffer check`, then `coffer repair index` / `coffer repair snapshots`"
         )
     repacker = _Repacker(repo, report)
+    progress = progress or Progress()
+    progress.start(sum(a.sizes[p] for p, _ in a.repack), len(a.repack), "repack")
     for pack_id, entries in a.repack:
         repacker.copy_pack(pack_id, entries, wanted)
+        progress.advance(a.sizes[pack_id])
+    progress.finish()
     repacker.flush()
     if a.adopt or repacker.written:
         repo.save_index(a.adopt + repacker.written)
@@ -329,17 +338,19 @@ def prune(
     refuse_append_only(repo)
     report = PruneReport()
     with locked(repo, exclusive=True):
-        _run(repo, options, report)
+        _run(repo, options, report, progress)
     for w in report.warnings:
         progress.warn(w)
     return report
 
 
-def _run(repo: Repository, options: PruneOptions, report: PruneReport) -> None:
+def _run(repo: Repository, options: PruneOptions, report: PruneReport, progress: Progress) -> None:
     plans = load_plans(repo)
     if options.dry_run:
-        if not plans:
-            mark(repo, options, report)
+        if plans:
+            report.pending_until = min(p.time for p in plans) + options.grace
+        else:
+            mark(repo, options, report, progress)
         return
     everything = {p for plan in plans for p in plan.condemned}
     pending = []
@@ -351,7 +362,7 @@ def _run(repo: Repository, options: PruneOptions, report: PruneReport) -> None:
     if pending:
         report.pending_until = min(p.time for p in pending) + options.grace
         return
-    new = mark(repo, options, report)
+    new = mark(repo, options, report, progress)
     if new is None:
         return
     if options.clock() >= new.time + options.grace:
