@@ -137,3 +137,61 @@ def test_store_outage_is_503(http: TestClient, core: VaultCore, tmp_path: Path) 
     core.store = broken
     r = http.get("/v1/attempts", params={"account": "x"})
     assert r.status_code == 503 and r.json()["error"] == "unavailable"
+
+
+def test_fake_ke2_has_the_shape_of_a_real_one(http: TestClient, client: VaultClient) -> None:
+    client.register("real", PW, V, ksf=FAST_KSF)
+    answers = []
+    for account in ("real", "imaginary"):
+        _, ke1 = client_login_start(b"guess")
+        r = http.post("/v1/recover/start", json={"account": account, "ke1": wire.b64e(ke1)})
+        answers.append(r.json())
+    real, fake = answers
+    assert set(real) == set(fake)
+    assert len(wire.b64d(real["ke2"])) == len(wire.b64d(fake["ke2"])) == 320
+    assert real["attempts_left"] == fake["attempts_left"] == 9
+    assert real["ksf"] == wire.ksf_to_json(FAST_KSF)
+
+
+def test_a_lying_vault_cannot_pass_the_pin(core: VaultCore, tmp_path: Path) -> None:
+    """/v1/info comes from the genuine vault, everything else from an impostor with its own
+    setup: the pin inside OPAQUE stops registration and login."""
+    import httpx
+
+    from coffer.vault.protocol import VaultCore as Core
+    from coffer.vault.seal import KeyFileSealer
+    from coffer.vault.server import init_vault, load_setup
+    from coffer.vault.store_sqlite import SqliteStore
+
+    from .vault_helpers import OPEN_LIMITS, SETTINGS
+
+    store = SqliteStore(tmp_path / "impostor.db")
+    sealer = KeyFileSealer.create(tmp_path / "impostor.key")
+    init_vault(store, sealer)
+    impostor = Core(load_setup(store, sealer), store, SETTINGS, clock=lambda: 1e9)
+    genuine_http = TestClient(create_app(core, OPEN_LIMITS), base_url="http://v.test")
+    impostor_http = TestClient(create_app(impostor, OPEN_LIMITS), base_url="http://v.test")
+
+    class Splitter(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            peer = genuine_http if request.url.path == "/v1/info" else impostor_http
+            r = peer.request(
+                request.method,
+                str(request.url),
+                content=request.content,
+                headers=dict(request.headers),
+            )
+            return httpx.Response(r.status_code, content=r.content, headers=r.headers)
+
+    from coffer.vault.errors import VaultKeyMismatch
+
+    lied_to = VaultClient("http://v.test", pinned_key=core.setup.public_key, transport=Splitter())
+    with pytest.raises(VaultKeyMismatch):
+        lied_to.register("victim", PW, V, ksf=FAST_KSF)
+    VaultClient(
+        "http://v.test", pinned_key=impostor.setup.public_key, transport=impostor_http
+    ).register("victim", PW, V, ksf=FAST_KSF)
+    from coffer.vault.errors import WrongPassword
+
+    with pytest.raises(WrongPassword):  # KE2 made with another key fails the pinned check
+        lied_to.recover("victim", PW)
