@@ -93,6 +93,20 @@ def test_listing_v2_and_v1() -> None:
         P.listed(Response(200, {}, b"<html>"), ObjectType.KEYS)
 
 
+def test_rest_server_upload_verification_is_explained() -> None:
+    import hashlib
+
+    body = b"sealed index"
+    random_name = oid("random")
+    with pytest.raises(BackendConfigError, match="--no-verify-upload"):
+        P.saved(Response(400, {}, b"Bad Request"), ObjectType.INDEX, random_name, body)
+    content_name = hashlib.sha256(body).hexdigest()  # a genuine bad request stays one
+    with pytest.raises(BackendError, match="400") as info:
+        P.saved(Response(400, {}, b"Bad Request"), ObjectType.DATA, content_name, body)
+    assert not isinstance(info.value, BackendConfigError)
+    P.saved(Response(200, {}, b""), ObjectType.INDEX, random_name, body)
+
+
 # -- addresses -------------------------------------------------------------------------------
 
 

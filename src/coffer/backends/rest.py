@@ -127,7 +127,7 @@ class RestProtocolBackend(Backend):
             if overwrite:
                 raise AppendOnlyError(f"the server is append-only: it refused to replace {what}")
             raise ObjectExists(f"{what} already exists")
-        self._proto.check(resp, what)
+        self._proto.saved(resp, kind, name, req.body)
 
     def load(
         self, kind: ObjectType, name: str, offset: int = 0, length: int | None = None
