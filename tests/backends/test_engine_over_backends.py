@@ -220,3 +220,33 @@ def test_interrupted_s3_backup_resumes_without_reupload(s3_env: str, tmp_path: P
     restore(repo, repo.load_snapshot(result.snapshot.id), tmp_path / "out")
     assert compare_trees(source, tmp_path / "out" / source.name) == []
     backend.close()
+
+
+def test_cli_backup_over_rclone_leaves_no_rclone_behind(
+    rclone_config: Path, chat_store: Path, tmp_path: Path
+) -> None:
+    folder = rclone_config.parent / "plain" / f"cli-{uuid.uuid4().hex}"
+    address = f"rclone:localdisk:{folder}"
+    env = {**os.environ, "RCLONE_CONFIG": str(rclone_config)}
+    os.environ["RCLONE_CONFIG"] = str(rclone_config)
+    try:
+        with open_backend(address) as backend:
+            key = init_repo(backend)
+    finally:
+        del os.environ["RCLONE_CONFIG"]
+    env.update(COFFER_REPO=address, COFFER_RECOVERY_KEY=key.display())
+    done = subprocess.run(
+        [sys.executable, "-m", "coffer", "backup", "-q", str(chat_store)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert any((folder / "snapshots").iterdir())
+    for _ in range(100):  # rclone exits on EOF; allow it a moment
+        leftovers = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True)
+        if not leftovers.stdout.strip():
+            break
+        time.sleep(0.05)
+    assert leftovers.stdout.strip() == "", "an rclone child outlived the CLI"

@@ -141,6 +141,7 @@ class LocalBackend(Backend):
         for path in reversed(missing):
             with contextlib.suppress(FileExistsError):
                 path.mkdir(mode=0o700)
+                _fsync_dir(path.parent)  # the new folder's name is durable too
 
     # -- reading ---------------------------------------------------------------------------
 
