@@ -22,9 +22,10 @@ Rules (each one is a test in ``tests/vault/test_store.py``, run against SQLite a
   transaction as the event it records; it holds account names, client addresses, event names and
   counters — never protocol messages, records or secrets.
 
-Theory of operation: :class:`SqlStore` holds all the SQL (``%s`` placeholders) and the logic;
-a backend supplies the DDL, a transaction context yielding a DB-API cursor, and
-:meth:`SqlStore._q` to adapt placeholders.
+Theory of operation: :class:`SqlStore` groups statements into transactions and holds the logic;
+the counter, pending and lockout statements themselves are in :mod:`coffer.vault.store_sql`
+(``%s`` placeholders). A backend supplies the DDL, a transaction context yielding a DB-API
+cursor, the account-row lock, and :meth:`SqlStore._q` to adapt placeholders.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+from coffer.vault import store_sql as sql
 from coffer.vault.records import (
     GHOST,
     LOCKED,
@@ -319,61 +321,22 @@ class SqlStore(abc.ABC):
 
     # -- internals -----------------------------------------------------------------------
     def _spend(self, cur: Cursor, account: str, now: float) -> Any:
-        return self._run(
-            cur,
-            "UPDATE accounts SET attempts_left = attempts_left - 1, updated_at = %s"
-            " WHERE account = %s AND attempts_left > 0 AND state <> 'locked'"
-            " RETURNING record, cred_id, ksf, attempts_left, generation",
-            now,
-            account,
-        ).fetchone()
+        return sql.spend(self._run, cur, account, now)
 
     def _insert_ghost(
         self, cur: Cursor, account: str, ghost: tuple[bytes, str], now: float
     ) -> None:
-        self._run(
-            cur,
-            "INSERT INTO accounts (account, state, cred_id, record, secret, ksf, attempts_left,"
-            " max_attempts, generation, updated_at) VALUES (%s, 'ghost', %s, NULL, NULL, %s,"
-            " %s, %s, 1, %s) ON CONFLICT (account) DO NOTHING",
-            account,
-            ghost[0],
-            ghost[1],
-            self.max_attempts,
-            self.max_attempts,
-            now,
-        )
+        sql.insert_ghost(self._run, cur, account, ghost, now, self.max_attempts)
 
     def _insert_pending(self, cur: Cursor, p: PendingRow) -> None:
-        self._run(
-            cur,
-            "INSERT INTO pending (id, account, kind, generation, sealed, expires_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            p.id,
-            p.account,
-            p.kind,
-            p.generation,
-            p.sealed,
-            p.expires_at,
-        )
+        sql.insert_pending(self._run, cur, p)
 
     def _take_pending(self, cur: Cursor, pid: bytes, kind: str) -> PendingRow | None:
-        peek = self._run(
-            cur, "SELECT account FROM pending WHERE id = %s AND kind = %s", pid, kind
-        ).fetchone()
-        if peek is None:
+        account = sql.peek_pending(self._run, cur, pid, kind)
+        if account is None:
             return None
-        self._lock_account(cur, str(peek[0]))
-        row = self._run(
-            cur,
-            "DELETE FROM pending WHERE id = %s AND kind = %s"
-            " RETURNING account, generation, sealed, expires_at",
-            pid,
-            kind,
-        ).fetchone()
-        if row is None:
-            return None
-        return PendingRow(pid, str(row[0]), kind, int(row[1]), bytes(row[2]), float(row[3]))
+        self._lock_account(cur, account)
+        return sql.delete_pending(self._run, cur, pid, kind)
 
     def _failed(
         self, cur: Cursor, pending: PendingRow, now: float, ctx: AuditContext
@@ -397,26 +360,12 @@ class SqlStore(abc.ABC):
         grant: Callable[[PendingRow], GrantSpec] | None,
     ) -> Finish[bytes]:
         if action is Action.DELETE:
-            self._run(
-                cur,
-                "DELETE FROM accounts WHERE account = %s AND generation = %s AND state = 'active'",
-                pending.account,
-                pending.generation,
-            )
-            if cur.rowcount != 1:
+            if not sql.delete_account(self._run, cur, pending):
                 return Finish(Outcome.CONFLICT, pending.account)
             self._run(cur, "DELETE FROM pending WHERE account = %s", pending.account)
             self._audit(cur, now, "delete", pending.account, ctx, None)
             return Finish(Outcome.OK, pending.account)
-        row = self._run(
-            cur,
-            "UPDATE accounts SET attempts_left = max_attempts, updated_at = %s"
-            " WHERE account = %s AND generation = %s AND state = 'active'"
-            " RETURNING secret, attempts_left",
-            now,
-            pending.account,
-            pending.generation,
-        ).fetchone()
+        row = sql.restore_allowance(self._run, cur, pending, now)
         if row is None:
             return Finish(Outcome.CONFLICT, pending.account)
         if action is Action.GRANT and grant is not None:
@@ -429,23 +378,11 @@ class SqlStore(abc.ABC):
         return Finish(Outcome.OK, pending.account, int(row[1]), False, bytes(row[0]))
 
     def _finalize_lock(self, cur: Cursor, account: str, now: float, ctx: AuditContext) -> int:
-        self._run(
-            cur,
-            "UPDATE accounts SET state = 'locked', record = NULL, secret = NULL,"
-            " generation = generation + 1, updated_at = %s"
-            " WHERE account = %s AND state = 'active' AND attempts_left = 0 AND NOT EXISTS"
-            " (SELECT 1 FROM pending WHERE pending.account = %s AND pending.kind = 'login'"
-            " AND pending.expires_at > %s)",
-            now,
-            account,
-            account,
-            now,
-        )
-        if cur.rowcount == 1:
-            self._run(cur, "DELETE FROM pending WHERE account = %s", account)
-            self._audit(cur, now, "lockout", account, ctx, 0)
-            return 1
-        return 0
+        if not sql.lock_if_spent(self._run, cur, account, now):
+            return 0
+        self._run(cur, "DELETE FROM pending WHERE account = %s", account)
+        self._audit(cur, now, "lockout", account, ctx, 0)
+        return 1
 
     def _audit(
         self,
@@ -456,14 +393,4 @@ class SqlStore(abc.ABC):
         ctx: AuditContext,
         attempts_left: int | None,
     ) -> None:
-        self._run(
-            cur,
-            "INSERT INTO audit (ts, event, account, client, node, attempts_left)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            now,
-            event,
-            account,
-            ctx.client,
-            ctx.node,
-            attempts_left,
-        )
+        sql.audit(self._run, cur, now, event, account, ctx, attempts_left)
