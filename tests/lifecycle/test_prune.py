@@ -196,3 +196,36 @@ def test_append_only_storage_is_refused(handle: RepoHandle) -> None:
     with pytest.raises(PruneRefused, match="append-only") as info:
         prune(repo, PruneOptions(grace=0))
     assert info.value.exit_code == 14
+
+
+class _SweepWhenStarted(Progress):
+    """Runs a prune (which sweeps the matured plan) once a backup has loaded its index."""
+
+    def __init__(self, handle: RepoHandle, when: float) -> None:
+        self.handle = handle
+        self.when = when
+        self.report = PruneReport()
+
+    def start(self, total_bytes: int, total_files: int, label: str = "") -> None:
+        opts = PruneOptions(grace=3600, clock=lambda: self.when)
+        self.report = prune(self.handle.open(), opts)
+
+
+def test_backup_started_after_the_plan_survives_a_sweep_during_it(
+    handle: RepoHandle, tmp_path: Path
+) -> None:
+    shared = random_files(10, 3, 120_000)
+    first = do_backup(handle, write_files(tmp_path / "a", shared))
+    _forget(handle, first.snapshot.id)
+    plan = mark(handle.open(), PruneOptions(grace=3600, clock=lambda: 5_000.0), PruneReport())
+    assert plan is not None
+    b_src = write_files(tmp_path / "b", shared)  # the same content, on another device
+
+    hook = _SweepWhenStarted(handle, when=5_000.0 + 7200)
+    b = backup(handle.open(), [b_src], BackupOptions(hostname="dev-b"), hook)
+
+    assert hook.report.packs_deleted == len(plan.condemned)  # swept while B was running
+    assert b.bytes_new >= 3 * 120_000  # B never relied on the condemned packs
+    _assert_clean(handle)
+    got = restored_digests(handle, b.snapshot.id, tmp_path / "out")
+    assert got == {f"b/{k}": v for k, v in digests(b_src).items()}
