@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataset import cached_store, live_copy, next_day, spec_for, tree_bytes
+from logical_estimate import estimate
 from measure import dd_seconds, dir_bytes, drop_caches
 from tools import Borg, Coffer, Restic, Tool, find_store
 from verify import verify
@@ -86,7 +87,9 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
         print(f"{t.name}: restore {step.wall:.1f} s, verified ({how})")
         shutil.rmtree(target, ignore_errors=True)
     live_bytes = tree_bytes(live)
+    logical = estimate(store / "msgstore.db", live / "msgstore.db")
     return {
+        "logical_estimate": logical,
         "size": args.size, "seed": args.seed, "source_mb": source_bytes / MB, "db_mb": db0 / MB,
         "next_day": day_note, "new_media_mb": new_media / MB,
         "dd_fdatasync_s": dd_seconds(work, live_bytes), "restored_mb": live_bytes / MB,
@@ -123,6 +126,15 @@ def table(result: dict[str, object]) -> str:
             line += f"{ratio:>15.2f}"
         lines.append(line)
     lines.append(f"{'restore verified':32}" + "".join(f"{tools[n]['verified']:>10}" for n in names))
+    est: dict[str, float] = result["logical_estimate"]  # type: ignore[assignment]
+    line = (f"coffer logical mode, database stream only (estimate): "
+            f"+{est['logical_new_mb']:.2f} MB new 64 KiB chunks, "
+            f"{est['logical_new_zstd_mb']:.2f} MB after zstd-3")  # fmt: skip
+    for p in peers:
+        line += (
+            f"; {est['logical_new_zstd_mb'] / tools[p]['next_db_share_mb']:.3f} x {p}'s DB share"
+        )
+    lines.append(line)
     lines.append(f"source {result['source_mb']:.0f} MB (database {result['db_mb']:.0f} MB); "
                  f"{result['next_day']}; dd conv=fdatasync of the restored "
                  f"{result['restored_mb']:.0f} MB: {result['dd_fdatasync_s']:.1f} s; "
