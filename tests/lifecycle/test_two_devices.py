@@ -125,14 +125,22 @@ class TwoDevices(RuleBasedStateMachine):
         device=st.sampled_from(DEVICES),
         changes=edits,
         revive=st.integers(0, 7),
+        churn_first=st.booleans(),
         then_sweep=st.booleans(),
     )
     def backup_racing_prune(
-        self, device: str, changes: list[tuple[str, int, int]], revive: int, then_sweep: bool
+        self,
+        device: str,
+        changes: list[tuple[str, int, int]],
+        revive: int,
+        churn_first: bool,
+        then_sweep: bool,
     ) -> None:
         """The dangerous case: the backup re-adds content that was stored once but that no kept
         snapshot uses any more, so it deduplicates against blobs in packs that prune condemns
         while the backup runs."""
+        if churn_first:
+            self.drop_a_file_and_forget(DEVICES[1 - DEVICES.index(device)], revive)
         self._edit(device, changes)
         used = {h for want in self.expected.values() for h in want.values()}
         unused = [j for j in range(len(POOL)) if POOL_HASHES[j] in self.ever - used]
