@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 
 import pytest
@@ -12,10 +13,11 @@ from coffer.backends.base import (
     BackendError,
     ObjectNotFound,
     ObjectType,
+    ShortRead,
     TransientError,
 )
 from coffer.backends.registry import open_backend
-from coffer.backends.s3 import S3Backend, parse_address
+from coffer.backends.s3 import S3Backend, map_error, parse_address
 from coffer.backends.wrapper import unwrap
 
 from .servers import S3_KEY, S3_SECRET, Server, free_port
@@ -100,3 +102,73 @@ def test_unreachable_server_is_transient() -> None:
     )
     with pytest.raises(TransientError, match="connection"):
         b.stat(ObjectType.CONFIG, "config")
+
+
+def _client_error(status: int, code: str, message: str = "msg") -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "PutObject",
+    )
+
+
+@pytest.mark.parametrize(
+    "status,code,expected",
+    [
+        (404, "NoSuchKey", ObjectNotFound),
+        (404, "404", ObjectNotFound),
+        (416, "InvalidRange", ShortRead),
+        (503, "SlowDown", TransientError),
+        (500, "InternalError", TransientError),
+        (429, "TooManyRequests", TransientError),
+        (400, "RequestTimeout", TransientError),
+        (403, "AccessDenied", BackendError),
+        (404, "NoSuchBucket", BackendError),
+        (400, "InvalidArgument", BackendError),
+    ],
+)
+def test_error_mapping(status: int, code: str, expected: type[BackendError]) -> None:
+    exc = map_error(_client_error(status, code, "the server's words"), "data/x")
+    assert type(exc) is expected
+    if expected is BackendError:
+        assert "the server's words" in str(exc)
+
+
+def test_connection_errors_are_transient_and_missing_credentials_config() -> None:
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ReadTimeoutError
+
+    assert isinstance(
+        map_error(EndpointConnectionError(endpoint_url="http://x"), "w"), TransientError
+    )
+    assert isinstance(map_error(ReadTimeoutError(endpoint_url="http://x"), "w"), TransientError)
+    assert isinstance(map_error(NoCredentialsError(), "w"), BackendConfigError)
+
+
+def test_failed_multipart_upload_leaves_nothing_visible(s3_server: Server) -> None:
+    b = S3Backend(
+        "coffer",
+        f"mp/{uuid.uuid4().hex}",
+        endpoint_url=s3_server.url,
+        access_key=S3_KEY,
+        secret_key=S3_SECRET,
+    )
+    parts: list[int] = []
+
+    def fail_second_part(params: dict[str, object], **_: object) -> None:
+        parts.append(1)
+        if len(parts) == 2:
+            raise ConnectionResetError("connection dropped mid-upload")
+
+    b._client.meta.events.register("before-call.s3.UploadPart", fail_second_part)
+    name = oid("multipart")
+    with pytest.raises(TransientError, match="connection dropped"):
+        b.save(ObjectType.DATA, name, os.urandom(20 * 1024 * 1024))
+    assert len(parts) == 2
+    assert not b.exists(ObjectType.DATA, name)
+    assert list(b.list(ObjectType.DATA)) == []
+    pending = b._client.list_multipart_uploads(Bucket="coffer", Prefix=b.prefix)
+    assert pending.get("Uploads", []) == [], "the multipart upload was not aborted"

@@ -83,7 +83,7 @@ def map_error(exc: Exception, what: str) -> BackendError:
         return BackendError(f"{what}: S3 error {status} {code}: {message}")
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return BackendConfigError(f"no S3 credentials found ({exc}); set AWS_ACCESS_KEY_ID etc.")
-    if isinstance(exc, bx.HTTPClientError | bx.ConnectionError):
+    if isinstance(exc, bx.HTTPClientError | bx.ConnectionError | ConnectionError | TimeoutError):
         return TransientError(f"{what}: connection to the S3 server failed: {exc}")
     return BackendError(f"{what}: {exc}")
 
