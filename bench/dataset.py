@@ -31,14 +31,15 @@ def cached_store(out: Path, spec: ChatStoreSpec) -> Path:
     folder = out / "cache" / key
     marker = folder / "spec.json"
     store = folder / "store"
-    if marker.exists() and json.loads(marker.read_text()) == dataclasses.asdict(spec):
+    wanted = json.dumps(dataclasses.asdict(spec), sort_keys=True)
+    if marker.exists() and marker.read_text() == wanted:
         return store
     shutil.rmtree(folder, ignore_errors=True)
     stats = generate_chat_store(store, spec)
     print(f"generated {store}: {stats.messages} messages, db {stats.db_bytes / 1e6:.1f} MB, "
           f"media {stats.media_files} files {stats.media_bytes / 1e6:.1f} MB "
           f"in {stats.seconds:.1f} s")  # fmt: skip
-    marker.write_text(json.dumps(dataclasses.asdict(spec)))
+    marker.write_text(wanted)
     return store
 
 

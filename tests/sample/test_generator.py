@@ -78,6 +78,7 @@ def test_database_shape(tmp_path: Path) -> None:
     ]
     (receipts,) = query(tmp_path, "SELECT count(*) FROM receipts")[0]
     assert receipts == stats.receipts > 0
+    assert query(tmp_path, "SELECT count(*) FROM message_reactions")[0][0] == stats.reactions > 0
     # time order follows rowid order, and texts carry non-ASCII (emoji, other scripts)
     times = [t for (t,) in query(tmp_path, "SELECT timestamp FROM messages ORDER BY _id")]
     assert times == sorted(times)

@@ -46,10 +46,10 @@ from coffer.engine.sqlite_logical_schema import (
     HEADER_PRAGMAS,
     SchemaObject,
     Section,
-    _module,
-    _rowid_name,
     insert_sql,
+    module_of,
     quote,
+    rowid_name,
 )
 from coffer.errors import UsageError
 
@@ -263,7 +263,7 @@ def _parse_section(payload: bytes) -> Section:
     if len(values) < 2 or not all(type(v) is str for v in values) or values[0] not in KINDS:
         raise LogicalFormatError("bad section record")
     kind, name, *columns = (str(v) for v in values)
-    rowid = _rowid_name(tuple(columns)) if kind in ROWID_KINDS else None
+    rowid = rowid_name(tuple(columns)) if kind in ROWID_KINDS else None
     if kind in ROWID_KINDS and rowid is None:
         raise LogicalFormatError(f"section {name!r} has no usable rowid name")
     return Section(kind, name, tuple(columns), (), rowid)
@@ -276,11 +276,11 @@ def _insert_raw(conn: sqlite3.Connection, section: Section, values: list[Value])
 
 
 def _is_fts5(sql: str) -> bool:
-    return sql.lstrip().upper().startswith("CREATE VIRTUAL TABLE") and _module(sql)[0] == "fts5"
+    return sql.lstrip().upper().startswith("CREATE VIRTUAL TABLE") and module_of(sql)[0] == "fts5"
 
 
 def _external_fts5(sql: str) -> bool:
-    return _is_fts5(sql) and _module(sql)[1] not in (None, "")
+    return _is_fts5(sql) and module_of(sql)[1] not in (None, "")
 
 
 def _check(conn: sqlite3.Connection, objects: list[SchemaObject]) -> None:

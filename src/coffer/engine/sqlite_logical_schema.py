@@ -94,7 +94,7 @@ def _plan(conn: sqlite3.Connection) -> Plan:
         "SELECT type, name, tbl_name, sql FROM main.sqlite_schema ORDER BY rowid"
     ).fetchall()
     listing = {r[1]: (r[2], r[4]) for r in conn.execute("PRAGMA main.table_list")}
-    vtabs = {n: _module(sql) for t, n, _, sql in rows if t == "table" and _is_virtual(sql)}
+    vtabs = {n: module_of(sql) for t, n, _, sql in rows if t == "table" and _is_virtual(sql)}
     raw_owners = {n for n, (module, content) in vtabs.items() if not _readable(module, content)}
     objects, plain, content, shadow, internal, rebuild = [], [], [], [], [], []
     for type_, name, tbl_name, sql in rows:
@@ -129,7 +129,7 @@ def _is_virtual(sql: str | None) -> bool:
     return sql is not None and sql.lstrip().upper().startswith("CREATE VIRTUAL TABLE")
 
 
-def _module(sql: str) -> tuple[str, str | None]:
+def module_of(sql: str) -> tuple[str, str | None]:
     """(module name, FTS5 ``content=`` option or None)."""
     match = _USING.search(sql)
     module = match.group(1).lower() if match else ""
@@ -156,7 +156,7 @@ def _section(conn: sqlite3.Connection, name: str, role: str, without_rowid: bool
     if role == "vtab":
         return Section("vtab", name, columns, ("rowid",), "rowid")
     alias = None if without_rowid or role == "internal" else _ipk_alias(conn, name, info)
-    rowid = None if without_rowid or alias else _rowid_name(columns)
+    rowid = None if without_rowid or alias else rowid_name(columns)
     if rowid is not None:
         kind = {"table": "rowid", "shadow": "shadow-rowid", "internal": "internal"}[role]
         return Section(kind, name, columns, (rowid,), rowid)
@@ -182,7 +182,7 @@ def _ipk_alias(conn: sqlite3.Connection, name: str, info: list[tuple[object, ...
     return str(pk[0][1])
 
 
-def _rowid_name(columns: tuple[str, ...]) -> str | None:
+def rowid_name(columns: tuple[str, ...]) -> str | None:
     taken = {c.lower() for c in columns}
     return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
 

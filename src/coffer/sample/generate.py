@@ -70,6 +70,7 @@ def generate_chat_store(root: Path, spec: ChatStoreSpec) -> GenerateStats:
         media_bytes=added.media_bytes,
         db_bytes=db_path.stat().st_size,
         seconds=time.perf_counter() - started,
+        reactions=added.reactions,
     )
 
 

@@ -55,6 +55,7 @@ def apply_next_day(root: Path, spec: ChatStoreSpec, day: int = 1) -> GenerateSta
         media_bytes=added.media_bytes,
         db_bytes=db_path.stat().st_size,
         seconds=time.perf_counter() - started,
+        reactions=added.reactions,
     )
 
 

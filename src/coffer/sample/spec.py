@@ -95,3 +95,4 @@ class GenerateStats:
     media_bytes: int
     db_bytes: int
     seconds: float
+    reactions: int = 0
