@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.backends.base import BackendConfigError, ObjectType, TransientError
+from coffer.backends.base import AppendOnlyError, BackendConfigError, ObjectType, TransientError
 from coffer.backends.rclone import RcloneBackend, redact
 from coffer.backends.registry import open_backend
 from coffer.backends.wrapper import unwrap
@@ -165,3 +165,17 @@ def test_crypt_remote_hides_names_and_content(rclone_config: Path) -> None:
 )
 def test_redact(remote: str, shown: str) -> None:
     assert redact(remote) == shown
+
+
+def test_extra_flags_from_the_environment(
+    remote: str, rclone_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COFFER_RCLONE_ARGS", f"--config '{rclone_config}' --append-only")
+    with RcloneBackend(remote) as b:
+        assert b.capabilities.append_only
+        b.save(ObjectType.INDEX, oid("i"), b"index")
+        with pytest.raises(AppendOnlyError, match="append-only"):
+            b.remove(ObjectType.INDEX, oid("i"))
+    monkeypatch.setenv("COFFER_RCLONE_ARGS", "--config 'unterminated")
+    with pytest.raises(BackendConfigError, match="COFFER_RCLONE_ARGS"):
+        RcloneBackend(remote)

