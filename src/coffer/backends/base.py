@@ -7,9 +7,12 @@ Rules (the conformance suite in ``tests/backends/test_conformance.py`` checks ea
   ``"config"``). How names map to paths (e.g. ``data/<2 hex>/<id>``) is the backend's business.
 - ``save`` is atomic: readers see either no object or the whole object, never a prefix.
   Saving an existing name raises :class:`ObjectExists` unless ``overwrite=True`` — Coffer's
-  objects are immutable and content-addressed, so an existing name already holds the same bytes.
-  (Backends that cannot enforce this atomically — S3 without conditional writes — check first
-  and document the race; nothing in Coffer depends on the check for safety.)
+  objects are immutable and content-addressed (packs, key slots) or named at random (index,
+  snapshots, locks), so two writers never want one name for different bytes. (Backends that
+  cannot enforce this atomically — S3 without conditional writes, the REST protocol — check
+  first, report ``capabilities.atomic_exclusive_create=False`` and document the race; nothing
+  in Coffer depends on the check for safety.) Where the storage itself writes in place (rclone's
+  local/SFTP remotes), a reader *during* an upload may see a prefix; see docs/storage.md.
 - ``load`` with ``offset``/``length`` is a ranged read. A read that would return fewer bytes than
   asked (object shorter than ``offset + length``) raises :class:`ShortRead` — never a silent
   short buffer. A missing object raises :class:`ObjectNotFound`. ``length=None`` reads to the
@@ -19,6 +22,8 @@ Rules (the conformance suite in ``tests/backends/test_conformance.py`` checks ea
 - ``remove`` of a missing object raises :class:`ObjectNotFound`; on an append-only backend every
   ``remove`` (except of ``locks``, which clients must be able to release — restic's rule) and
   every replacing ``save(..., overwrite=True)`` raises :class:`AppendOnlyError`.
+- Invalid names and ranges raise ``ValueError`` before any I/O (a caller bug, not storage).
+- Every backend may be used from several threads at once.
 - Errors a retry may cure raise :class:`TransientError`; everything else is permanent.
 - ``capabilities`` describes what the backend can do so callers can adapt (e.g. prune refuses
   on append-only storage).
