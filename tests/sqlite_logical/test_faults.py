@@ -15,6 +15,7 @@ import pytest
 from coffer.engine.sqlite_logical import (
     LogicalFormatError,
     RestoreTargetExists,
+    UnsupportedDatabase,
     canonical_dump,
     dump_logical,
     restore_logical,
@@ -136,3 +137,15 @@ def test_dump_during_concurrent_writes_restores_a_consistent_state(tmp_path, mak
             counts.append(n)
     assert 50 < counts[0] and counts[-1] <= total
     assert next(iter(canonical_dump(db))).startswith("pragma")
+
+
+def test_unreadable_sources_raise_unsupported_database(tmp_path, make, dump):
+    not_db = tmp_path / "not.db"
+    not_db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(UnsupportedDatabase):
+        dump(not_db)
+    db = small_db(tmp_path, make)
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(db.read_bytes()[: 3 * 4096])
+    with pytest.raises(UnsupportedDatabase):
+        dump(truncated)

@@ -24,9 +24,10 @@ Rules:
 
 Exception tree (under :class:`coffer.errors.CofferError`)::
 
+    UnsupportedDatabase (1)          the dump cannot read or carry this source (use page mode);
+                                     raised mid-stream too: discard what was yielded
     IntegrityError (12)
     └── LogicalFormatError           malformed / truncated stream, unsupported version
-        ├── UnsupportedDatabase       something the logical mode cannot carry
         └── RestoreCheckFailed        the rebuilt database fails integrity_check
     UsageError (2)
     └── RestoreTargetExists           restore would overwrite an existing file
@@ -114,7 +115,15 @@ def iter_logical(db_path: Path, stats: list[DumpStats] | None = None) -> Iterato
 
     The read transaction stays open while the iterator is alive; closing it early (``close()``)
     ends the transaction. When it is exhausted, a :class:`DumpStats` is appended to ``stats``.
+    SQLite errors surface as :class:`UnsupportedDatabase`.
     """
+    try:
+        yield from _iter_logical(db_path, stats)
+    except sqlite3.Error as exc:
+        raise UnsupportedDatabase(f"cannot dump {db_path}: {exc}") from exc
+
+
+def _iter_logical(db_path: Path, stats: list[DumpStats] | None) -> Iterator[bytes]:
     started = time.perf_counter()
     sink = _Sink()
     writer = RecordWriter(sink)
@@ -131,7 +140,8 @@ def iter_logical(db_path: Path, stats: list[DumpStats] | None = None) -> Iterato
                 rows += yield from _dump_section(conn, section, writer, sink)
             writer.write(TAG_END, encode_values((len(the_plan.sections), rows)))
         finally:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
     writer.flush()
     yield from sink.drain()
     if stats is not None:

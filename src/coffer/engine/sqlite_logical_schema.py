@@ -34,7 +34,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from coffer.engine.sqlite_logical_codec import LogicalFormatError
+from coffer.errors import CofferError
 
 GROUP_ORDER = ("table", "index", "view", "trigger")
 INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1")
@@ -45,8 +45,9 @@ _USING = re.compile(r"\bUSING\s+(\w+)", re.IGNORECASE)
 _CONTENT = re.compile(r"""\bcontent\s*=\s*(?:'((?:[^']|'')*)'|"((?:[^"]|"")*)"|(\w+))""", re.I)
 
 
-class UnsupportedDatabase(LogicalFormatError):
-    """The database uses something the logical mode cannot carry (the page mode can)."""
+class UnsupportedDatabase(CofferError):
+    """The logical mode cannot dump this source: it uses something the stream cannot carry, or
+    SQLite cannot read it (corrupt file, unknown virtual-table module). Page mode may still work."""
 
 
 @dataclass(frozen=True)
