@@ -31,7 +31,7 @@ def oid(seed: str) -> str:
     "address,expected",
     [
         ("https://s3.example.com:9000/bkt/a/b", ("https://s3.example.com:9000", "bkt", "a/b")),
-        ("http://user:pw@127.0.0.1:80/bkt", ("http://127.0.0.1:80", "bkt", "")),
+        ("http://127.0.0.1:80/bkt", ("http://127.0.0.1:80", "bkt", "")),
         ("http://h/bkt/p/", ("http://h", "bkt", "p")),
     ],
 )
@@ -51,6 +51,12 @@ def test_parse_address_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_parse_address_errors(address: str) -> None:
     with pytest.raises(BackendConfigError):
         parse_address(address)
+
+
+def test_credentials_in_the_address_are_refused() -> None:
+    with pytest.raises(BackendConfigError, match="AWS_ACCESS_KEY_ID") as info:
+        parse_address("https://AKIA:topsecret@s3.example.com/bkt")
+    assert "topsecret" not in str(info.value)
 
 
 def test_open_through_registry_with_env_credentials(

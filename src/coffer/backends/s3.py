@@ -95,7 +95,12 @@ def parse_address(rest: str) -> tuple[str | None, str, str]:
         url = urlsplit(rest)
         if not url.hostname:
             raise BackendConfigError(f"s3 address without a host: {rest!r}")
-        endpoint = f"{url.scheme}://{url.netloc.rpartition('@')[2]}"
+        if "@" in url.netloc:
+            raise BackendConfigError(
+                "S3 credentials do not belong in the address (it is shown in logs): set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+            )
+        endpoint = f"{url.scheme}://{url.netloc}"
         path = url.path
     else:
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
