@@ -8,9 +8,16 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from pyfastcdc import FastCDC
 
-from coffer.engine.sqlite_logical import LogicalStream, canonical_dump, restore_logical
+from coffer.engine.sqlite_logical import (
+    LogicalStream,
+    UnsupportedDatabase,
+    canonical_dump,
+    restore_logical,
+)
+from coffer.engine.sqlite_logical_proc import ProcessLogicalStream
 from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
 
 AVG = 64 * 1024
@@ -75,3 +82,19 @@ def test_logical_stream_feeds_cut_stream_and_releases_the_snapshot(tmp_path: Pat
         stream.read(1000)
     with closing(sqlite3.connect(db, timeout=0)) as conn, conn:
         conn.execute("INSERT INTO t VALUES (-1, x'00')")
+
+
+def test_process_stream_matches_the_in_process_dump(tmp_path: Path, make, dump) -> None:
+    db = make(tmp_path / "src.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"v{i} ✓") for i in range(30_000)])
+    with ProcessLogicalStream(db) as stream:
+        data = b"".join(bytes(c.data) for c in FastCDC(AVG).cut_stream(stream))
+        assert stream.stats is not None and stream.stats.rows == 30_000
+    assert data == dump(db)
+    with ProcessLogicalStream(db) as stream:  # closing early kills the child
+        assert stream.read(100)
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with ProcessLogicalStream(bad) as stream, pytest.raises(UnsupportedDatabase):
+        stream.read()
