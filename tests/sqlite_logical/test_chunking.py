@@ -12,12 +12,14 @@ import pytest
 from pyfastcdc import FastCDC
 
 from coffer.engine.sqlite_logical import (
+    LogicalFormatError,
     LogicalStream,
+    RestoreTargetExists,
     UnsupportedDatabase,
     canonical_dump,
     restore_logical,
 )
-from coffer.engine.sqlite_logical_proc import ProcessLogicalStream
+from coffer.engine.sqlite_logical_proc import ProcessLogicalStream, ProcessRestore
 from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
 
 AVG = 64 * 1024
@@ -98,3 +100,22 @@ def test_process_stream_matches_the_in_process_dump(tmp_path: Path, make, dump) 
     bad.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     with ProcessLogicalStream(bad) as stream, pytest.raises(UnsupportedDatabase):
         stream.read()
+
+
+def test_process_restore(tmp_path: Path, make, dump) -> None:
+    db = make(tmp_path / "src.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"v{i}") for i in range(20_000)])
+    stream = dump(db)
+    with ProcessRestore(tmp_path / "out.db") as restore:
+        for i in range(0, len(stream), 70_000):
+            restore.write(stream[i : i + 70_000])
+        assert restore.finish().rows == 20_000
+    assert list(canonical_dump(tmp_path / "out.db")) == list(canonical_dump(db))
+    with ProcessRestore(tmp_path / "out.db") as restore, pytest.raises(RestoreTargetExists):
+        restore.write(stream)
+        restore.finish()
+    with ProcessRestore(tmp_path / "other.db") as restore, pytest.raises(LogicalFormatError):
+        restore.write(stream[: len(stream) // 2])
+        restore.finish()
+    assert not (tmp_path / "other.db").exists()

@@ -1,10 +1,14 @@
-"""The logical dump in a child process, read through a pipe.
+"""The logical dump and restore in a child process, through a pipe.
 
 Rules: :class:`ProcessLogicalStream` yields exactly the bytes :func:`~.sqlite_logical.dump_logical`
-writes; the child runs ``python -m coffer.engine.sqlite_logical_proc DB`` with the same
+writes; the child runs ``python -m coffer.engine.sqlite_logical_proc dump DB`` with the same
 interpreter, writes the stream to stdout and one JSON line of :class:`DumpStats` to stderr.
 A failure in the child (including :class:`UnsupportedDatabase`) is raised in the parent as
 :class:`UnsupportedDatabase` when the pipe ends; closing the stream early kills the child.
+:class:`ProcessRestore` is the mirror image (``... restore DB``): ``write()`` the stream,
+``finish()`` returns :class:`RestoreStats` or raises :class:`LogicalFormatError` (or
+:class:`RestoreTargetExists`) with the child's message; ``close()`` without ``finish()`` kills
+the child, which leaves no file behind.
 
 Theory: the dump is pure-Python encoding that holds the GIL for every row; in a child process it
 uses the second core while the parent chunks, hashes, compresses and seals (which release the
@@ -13,6 +17,7 @@ GIL), and the pipe keeps memory bounded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -21,9 +26,19 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
-from coffer.engine.sqlite_logical import DumpStats, UnsupportedDatabase, dump_logical
+from coffer.engine.sqlite_logical import (
+    DumpStats,
+    LogicalFormatError,
+    RestoreStats,
+    RestoreTargetExists,
+    UnsupportedDatabase,
+    dump_logical,
+    restore_logical,
+)
 
 EXIT_UNSUPPORTED = 3
+EXIT_EXISTS = 4
+EXIT_FORMAT = 5
 
 
 class ProcessLogicalStream(io.RawIOBase):
@@ -33,7 +48,7 @@ class ProcessLogicalStream(io.RawIOBase):
         super().__init__()
         self._db = Path(db_path)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", str(self._db)],
+            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", "dump", str(self._db)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         self.stats: DumpStats | None = None
@@ -66,17 +81,73 @@ class ProcessLogicalStream(io.RawIOBase):
         super().close()
 
 
+class ProcessRestore:
+    """Feed a logical stream to ``restore_logical`` running in a child process."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._db = Path(db_path)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", "restore", str(self._db)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(data)
+        except BrokenPipeError:
+            self.finish()  # the child stopped early: raise its error
+        return len(data)
+
+    def finish(self) -> RestoreStats:
+        assert self._proc.stdin is not None and self._proc.stderr is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._proc.stdin.close()
+        err = self._proc.stderr.read().decode(errors="replace").strip()
+        code = self._proc.wait()
+        last = err.splitlines()[-1] if err else f"exit code {code}"
+        if code == EXIT_EXISTS:
+            raise RestoreTargetExists(last)
+        if code != 0:
+            raise LogicalFormatError(f"restore of {self._db} failed: {last}")
+        return RestoreStats(**json.loads(last))
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for pipe in (self._proc.stdin, self._proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
+
+    def __enter__(self) -> ProcessRestore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m coffer.engine.sqlite_logical_proc DB", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("dump", "restore"):
+        print("usage: python -m coffer.engine.sqlite_logical_proc dump|restore DB", file=sys.stderr)
         return 2
     try:
-        stats = dump_logical(Path(argv[0]), sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        if argv[0] == "dump":
+            stats: object = dump_logical(Path(argv[1]), sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            stats = restore_logical(sys.stdin.buffer, Path(argv[1]))
     except UnsupportedDatabase as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNSUPPORTED
-    print(json.dumps(dataclasses.asdict(stats)), file=sys.stderr)
+    except RestoreTargetExists as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_EXISTS
+    except LogicalFormatError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FORMAT
+    print(json.dumps(dataclasses.asdict(stats)), file=sys.stderr)  # type: ignore[call-overload]
     return 0
 
 
