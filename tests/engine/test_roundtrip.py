@@ -82,3 +82,28 @@ def test_dedup_across_sources_and_compression_of_text(
     (src / "log.txt").write_text("the same line of chat text\n" * 100_000)
     result = backup(repo_handle.open(), [src])
     assert result.bytes_stored < result.bytes_read / 20
+
+
+def test_backup_refuses_to_commit_a_snapshot_whose_packs_vanished(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    """A pack deleted while a backup runs (a prune elsewhere) never ends up referenced."""
+    import pytest
+
+    from coffer.engine.progress import Progress
+    from coffer.errors import RepositoryError
+
+    src = make_tree(tmp_path / "src")
+    backup(repo_handle.open(), [src])
+    packs = [p for p in (repo_handle.path / "data").rglob("*") if p.is_file()]
+
+    class DeleteAPackMidway(Progress):
+        def file_done(self, path: str) -> None:
+            for p in packs:
+                p.unlink(missing_ok=True)
+
+    repo = repo_handle.open()
+    before = repo.snapshot_ids()
+    with pytest.raises(RepositoryError, match="removed while it ran"):
+        backup(repo, [src], BackupOptions(use_parent=False), DeleteAPackMidway())
+    assert repo_handle.open().snapshot_ids() == before

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from coffer.backends.base import ObjectType
 from coffer.engine.chunker import Chunker, page_chunks
 from coffer.engine.compress import looks_compressed
 from coffer.engine.errors import RepositoryExists  # noqa: F401 - re-exported for callers
@@ -33,7 +34,7 @@ from coffer.engine.sqlite_capture import companion_of, consistent_copy, is_sqlit
 from coffer.engine.sqlite_logical import UnsupportedDatabase
 from coffer.engine.sqlite_stream import dump_stream
 from coffer.engine.uploader import Uploader
-from coffer.errors import IntegrityError, UsageError
+from coffer.errors import IntegrityError, RepositoryError, UsageError
 
 READ_SIZE = 1 << 20
 
@@ -150,8 +151,32 @@ class BackupRun:
         finally:
             self.progress.finish()
         snap = self._snapshot(paths, tree, parent)
+        self._check_packs_still_exist(snap)
         self.repo.save_snapshot(snap)
         return self._result(snap)
+
+    def _check_packs_still_exist(self, snap: Snapshot) -> None:
+        """Refuse to write a snapshot that references a pack deleted while we ran.
+
+        A prune sweep on another device deletes packs only after its grace period and only if
+        no snapshot or index needs them, but a backup that deduplicated against such a pack
+        before the mark and ran longer than the grace period would otherwise commit a snapshot
+        with missing data. Listing ``data/`` once, just before the snapshot is written, turns
+        that case into an error the user can retry; nothing is lost.
+        """
+        needed = set()
+        for _path, node in walk(snap.tree):
+            for bid in node.content:
+                loc = self.repo.index.get(bid)
+                if loc is not None:
+                    needed.add(loc.pack_id)
+        present = {name for name, _ in self.repo.backend.list(ObjectType.DATA)}
+        missing = needed - present
+        if missing:
+            raise RepositoryError(
+                f"{len(missing)} pack(s) this backup relies on were removed while it ran "
+                "(a prune on another device?); no snapshot was written — run the backup again"
+            )
 
     def _pick_parent(self, paths: list[str]) -> Snapshot | None:
         if not self.opts.use_parent:
