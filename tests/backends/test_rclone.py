@@ -179,3 +179,9 @@ def test_extra_flags_from_the_environment(
     monkeypatch.setenv("COFFER_RCLONE_ARGS", "--config 'unterminated")
     with pytest.raises(BackendConfigError, match="COFFER_RCLONE_ARGS"):
         RcloneBackend(remote)
+
+
+def test_start_errors_do_not_repeat_secrets_from_connection_strings() -> None:
+    with pytest.raises(BackendConfigError, match="nosuchbackend") as info:
+        RcloneBackend(":nosuchbackend,password=hunter2:x")
+    assert "hunter2" not in str(info.value)

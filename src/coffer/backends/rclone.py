@@ -94,6 +94,7 @@ class RcloneTransport:
 
     def __init__(self, remote: str, args: Sequence[str] = ()) -> None:
         self._argv = [rclone_binary(), "serve", "restic", "--stdio", *args, remote]
+        self._remote = remote
         self._lock = threading.Lock()
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -129,7 +130,8 @@ class RcloneTransport:
         if self._proc is not None:
             self._proc.poll()
         errors = [line for line in self._stderr if "ERROR" in line or "Failed" in line]
-        return (errors or list(self._stderr) or [str(exc)])[-1]
+        line = (errors or list(self._stderr) or [str(exc)])[-1]
+        return line.replace(self._remote, redact(self._remote))  # rclone quotes the remote
 
     def send(self, request: Request) -> Response:
         with self._lock:
