@@ -65,6 +65,13 @@ SCHEMAS = {
         CREATE VIRTUAL TABLE tri USING fts5 (body, tokenize = 'trigram');
         INSERT INTO tri VALUES ('trigram tokenizer');
     """,
+    "fts5_content_from_a_view": """
+        CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, hidden INT);
+        INSERT INTO notes VALUES (1, 'visible words', 0), (2, 'secret words', 1);
+        CREATE VIEW shown AS SELECT id, body FROM notes WHERE hidden = 0;
+        CREATE VIRTUAL TABLE search USING fts5 (body, content='shown', content_rowid='id');
+        INSERT INTO search (search) VALUES ('rebuild');
+    """,
     "rtree_raw_shadow": """
         CREATE VIRTUAL TABLE boxes USING rtree (id, x0, x1, y0, y1);
         INSERT INTO boxes VALUES (1, 0, 1, 0, 1), (2, 5, 6, 5, 6), (3, -1, 0.5, 2, 3);

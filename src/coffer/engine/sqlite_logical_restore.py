@@ -9,10 +9,10 @@ that refuses to replace an existing file.
 
 Theory (order of work): header pragmas that must precede any table (page_size, auto_vacuum,
 encoding) → CREATE TABLE / CREATE VIRTUAL TABLE in stream order → rows section by section (one
-transaction, no journal, foreign keys off, triggers not yet created so none fire) → FTS5
-'rebuild' for external-content tables → indexes, views, then triggers (INSTEAD OF triggers need
-their view) → user_version, application_id → commit → checks → journal_mode=WAL if the source
-was in WAL mode.
+transaction, no journal, foreign keys off, triggers not yet created so none fire) → indexes and
+views → FTS5 'rebuild' for external-content tables (their content may be a view) → triggers
+(INSTEAD OF triggers need their view) → user_version, application_id → commit → checks →
+journal_mode=WAL if the source was in WAL mode.
 """
 
 from __future__ import annotations
@@ -240,12 +240,16 @@ class _Restorer:
             raise LogicalFormatError("data after the end record")
 
     def _finish_schema(self, conn: sqlite3.Connection) -> None:
+        """Indexes and views, then FTS5 rebuilds (the content may be a view), then triggers."""
+        for obj in self.objects:
+            if obj.type in ("index", "view"):
+                conn.execute(obj.sql)
         for obj in self.objects:
             if obj.type == "table" and _external_fts5(obj.sql):
                 conn.execute(f"INSERT INTO main.{quote(obj.name)}({quote(obj.name)}) "
                              "VALUES ('rebuild')")  # fmt: skip
         for obj in self.objects:
-            if obj.type != "table":
+            if obj.type == "trigger":
                 conn.execute(obj.sql)
 
 
