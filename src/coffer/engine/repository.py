@@ -212,16 +212,10 @@ class Repository:
         A damaged index object is skipped and its ID returned; the packs it described are then
         re-read from their own headers, so a damaged index never makes data unreachable.
         """
-        decoded: dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]] = {}
-        damaged = []
-        for oid, _ in self.backend.list(ObjectType.INDEX):
-            try:
-                plain = zstandard.ZstdDecompressor().decompress(
-                    self.load_object(ObjectType.INDEX, oid), max_output_size=1 << 31
-                )
-                decoded[oid] = decode_index(plain)
-            except (IntegrityError, zstandard.ZstdError):
-                damaged.append(oid)
+        for _attempt in range(5):
+            decoded, damaged, vanished = self._read_index_objects()
+            if not vanished:
+                break  # else a prune replaced index objects while we listed: list again
         superseded = {s for sup, _ in decoded.values() for s in sup}
         self.index = Index()
         self.index_ids = set()
@@ -234,6 +228,24 @@ class Repository:
         if damaged:
             self._adopt(skip=set())
         return damaged
+
+    def _read_index_objects(
+        self,
+    ) -> tuple[dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]], list[str], bool]:
+        decoded: dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]] = {}
+        damaged = []
+        vanished = False
+        for oid, _ in self.backend.list(ObjectType.INDEX):
+            try:
+                plain = zstandard.ZstdDecompressor().decompress(
+                    self.load_object(ObjectType.INDEX, oid), max_output_size=1 << 31
+                )
+                decoded[oid] = decode_index(plain)
+            except ObjectNotFound:
+                vanished = True
+            except (IntegrityError, zstandard.ZstdError):
+                damaged.append(oid)
+        return decoded, damaged, vanished
 
     def adopt_unindexed_packs(self) -> list[tuple[str, list[PackEntry]]]:
         """Add packs that no index lists to the in-memory index, from their own headers.
