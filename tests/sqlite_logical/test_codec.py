@@ -39,6 +39,7 @@ def same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+@settings(deadline=None)  # no per-example deadline on a loaded CI machine
 @given(st.lists(sql_values, max_size=20))
 def test_values_round_trip_exactly(values: list[object]) -> None:
     encoded = encode_values(values)
@@ -48,11 +49,13 @@ def test_values_round_trip_exactly(values: list[object]) -> None:
     assert encode_values(decoded) == encoded
 
 
+@settings(deadline=None)  # no per-example deadline on a loaded CI machine
 @given(st.lists(sql_values, max_size=8), st.lists(sql_values, max_size=8))
 def test_a_row_encodes_the_same_whatever_surrounds_it(a: list[object], b: list[object]) -> None:
     assert encode_values(a + b) == encode_values(a) + encode_values(b)
 
 
+@settings(deadline=None)  # no per-example deadline on a loaded CI machine
 @given(st.binary(max_size=64))
 def test_any_accepted_bytes_are_canonical(data: bytes) -> None:
     try:
@@ -82,6 +85,7 @@ def test_special_reals_and_raw_text() -> None:
     assert isinstance(nan, float) and math.isnan(nan)
 
 
+@settings(deadline=None)  # no per-example deadline on a loaded CI machine
 @given(st.lists(st.binary(max_size=3000), max_size=30), st.integers(1, 4096))
 def test_records_survive_any_read_size(payloads: list[bytes], piece: int) -> None:
     out = io.BytesIO()
