@@ -16,7 +16,9 @@ from coffer.engine.sqlite_logical import (
     LogicalFormatError,
     RestoreTargetExists,
     UnsupportedDatabase,
+    canonical_digest,
     canonical_dump,
+    check_supported,
     dump_logical,
     restore_logical,
 )
@@ -149,3 +151,17 @@ def test_unreadable_sources_raise_unsupported_database(tmp_path, make, dump):
     truncated.write_bytes(db.read_bytes()[: 3 * 4096])
     with pytest.raises(UnsupportedDatabase):
         dump(truncated)
+
+
+def test_check_supported_and_canonical_digest(tmp_path, make, dump):
+    db = small_db(tmp_path, make)
+    check_supported(db)
+    restore_logical(io.BytesIO(dump(db)), tmp_path / "copy.db")
+    assert canonical_digest(db) == canonical_digest(tmp_path / "copy.db")
+    with closing(sqlite3.connect(tmp_path / "copy.db")) as conn, conn:
+        conn.execute("UPDATE t SET v = 'changed' WHERE id = 1")
+    assert canonical_digest(db) != canonical_digest(tmp_path / "copy.db")
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(UnsupportedDatabase):
+        check_supported(bad)

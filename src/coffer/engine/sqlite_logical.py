@@ -35,6 +35,7 @@ Exception tree (under :class:`coffer.errors.CofferError`)::
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sqlite3
 import time
@@ -78,7 +79,9 @@ __all__ = [
     "RestoreStats",
     "RestoreTargetExists",
     "UnsupportedDatabase",
+    "canonical_digest",
     "canonical_dump",
+    "check_supported",
     "dump_logical",
     "iter_logical",
     "restore_logical",
@@ -243,6 +246,29 @@ def canonical_dump(db_path: Path) -> Iterator[str]:
         for name in the_plan.rebuild:
             yield from _canonical_rows(conn, _external_fts(conn, name))
         conn.execute("ROLLBACK")
+
+
+def canonical_digest(db_path: Path) -> str:
+    """SHA-256 (hex) over :func:`canonical_dump`'s lines: equal for equal schema and rows."""
+    digest = hashlib.sha256()
+    for line in canonical_dump(db_path):
+        digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    return digest.hexdigest()
+
+
+def check_supported(db_path: Path) -> None:
+    """Raise :class:`UnsupportedDatabase` if the logical mode cannot dump ``db_path``.
+
+    Reads only the schema (what the dump decides first), so it is cheap; a dump can still fail
+    later on a damaged table page.
+    """
+    try:
+        with closing(open_readonly(db_path)) as conn:
+            conn.execute("BEGIN")
+            plan(conn)
+            conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise UnsupportedDatabase(f"cannot dump {db_path}: {exc}") from exc
 
 
 def _canonical_rows(conn: sqlite3.Connection, section: Section) -> Iterator[str]:
