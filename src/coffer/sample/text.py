@@ -50,7 +50,7 @@ def message_text(rng: random.Random) -> str:
     elif roll < 0.85:
         words = rng.randint(9, 30)
     else:
-        words = rng.randint(31, 120)
+        words = rng.randint(31, 150)
     text = " ".join(rng.choices(_VOCAB, k=words)) + rng.choice(_END)
     if rng.random() < 0.3:
         text += " " + "".join(rng.choices(_EMOJI, k=rng.randint(1, 2)))
