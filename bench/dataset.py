@@ -8,10 +8,12 @@ that the tools back up, and applies the next day to that live copy.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
+import coffer.sample
 from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
 
 SIZES = {
@@ -25,9 +27,17 @@ def spec_for(size: str, seed: int) -> ChatStoreSpec:
     return dataclasses.replace(SIZES[size], seed=seed)
 
 
+def generator_version() -> str:
+    """Short hash of the generator's source, so a changed generator never reuses a stale cache."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(coffer.sample.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def cached_store(out: Path, spec: ChatStoreSpec) -> Path:
     """Path of the cached day-0 store for ``spec``, generating it if needed."""
-    key = f"m{spec.messages}-b{spec.media_bytes}-s{spec.seed}"
+    key = f"m{spec.messages}-b{spec.media_bytes}-s{spec.seed}-g{generator_version()}"
     folder = out / "cache" / key
     marker = folder / "spec.json"
     store = folder / "store"

@@ -31,7 +31,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", choices=["bench", "demo", "small"], default="bench")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--tools", default="coffer,restic,borg")
+    ap.add_argument("--tools", default="coffer-logical,coffer-pages,restic,borg",
+                    help="any of coffer (repository default), coffer-logical, coffer-pages "
+                         "(--db-mode), restic, borg")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     ap.add_argument("--coffer-arg", action="append", default=[],
                     help="extra argument for `coffer backup` (repeatable)")  # fmt: skip
@@ -39,8 +41,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def make_tools(names: list[str], work: Path, coffer_args: list[str]) -> list[Tool]:
-    makers = {"coffer": lambda: Coffer(work, coffer_args), "restic": lambda: Restic(work),
-              "borg": lambda: Borg(work)}  # fmt: skip
+    makers = {
+        "coffer": lambda: Coffer(work, coffer_args),
+        "coffer-logical": lambda: Coffer(work, ["--db-mode", "logical", *coffer_args],
+                                         "coffer-logical"),
+        "coffer-pages": lambda: Coffer(work, ["--db-mode", "pages", *coffer_args], "coffer-pages"),
+        "restic": lambda: Restic(work),
+        "borg": lambda: Borg(work),
+    }  # fmt: skip
     tools = []
     for name in names:
         tool = makers[name]()
@@ -115,17 +123,19 @@ ROWS = [
 def table(result: dict[str, object]) -> str:
     tools: dict[str, dict[str, float]] = result["tools"]  # type: ignore[assignment]
     names = list(tools)
-    peers = [n for n in names if n != "coffer"] if "coffer" in tools else []
-    head = f"{'':32}" + "".join(f"{n:>10}" for n in names)
-    head += "".join(f"{'coffer/' + p:>15}" for p in peers)
+    ours = [n for n in names if n.startswith("coffer")]
+    peers = [n for n in names if not n.startswith("coffer")]
+    pairs = [(c, p) for c in ours for p in peers]
+    head = f"{'':32}" + "".join(f"{n:>15}" for n in names)
+    head += "".join(f"{c.removeprefix('coffer-') + '/' + p:>16}" for c, p in pairs)
     lines = [head]
     for label, key in ROWS:
-        line = f"{label:32}" + "".join(f"{tools[n][key]:>10.1f}" for n in names)
-        for p in peers:
-            ratio = tools["coffer"][key] / tools[p][key] if tools[p][key] else float("inf")
-            line += f"{ratio:>15.2f}"
+        line = f"{label:32}" + "".join(f"{tools[n][key]:>15.1f}" for n in names)
+        for c, p in pairs:
+            ratio = tools[c][key] / tools[p][key] if tools[p][key] else float("inf")
+            line += f"{ratio:>16.2f}"
         lines.append(line)
-    lines.append(f"{'restore verified':32}" + "".join(f"{tools[n]['verified']:>10}" for n in names))
+    lines.append(f"{'restore verified':32}" + "".join(f"{tools[n]['verified']:>15}" for n in names))
     est: dict[str, float] = result["logical_estimate"]  # type: ignore[assignment]
     line = (f"coffer logical mode, database stream only (estimate): "
             f"+{est['logical_new_mb']:.2f} MB new 64 KiB chunks, "

@@ -40,12 +40,13 @@ class Tool:
 
 
 class Coffer(Tool):
-    name = "coffer"
+    """``coffer`` with extra backup arguments; ``name`` tells variants apart (own repository)."""
 
-    def __init__(self, work: Path, extra: list[str]) -> None:
+    def __init__(self, work: Path, extra: list[str], name: str = "coffer") -> None:
+        self.name = name
         super().__init__(work)
         self.exe = str(Path(sys.executable).with_name("coffer"))
-        self.key = work / "coffer.key"
+        self.key = work / f"{name}.key"
         self.extra = extra
 
     def available(self) -> str | None:
