@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -22,9 +23,10 @@ import pytest
 from coffer.backends.base import AppendOnlyError, Backend, ObjectType
 from coffer.backends.faults import FaultInjector
 from coffer.backends.local import LocalBackend
+from coffer.backends.rclone import RcloneBackend
 from coffer.backends.registry import open_backend
 from coffer.backends.retry import RetryBackend
-from coffer.backends.wrapper import Wrapper
+from coffer.backends.wrapper import Wrapper, unwrap
 from coffer.cli.verify import compare_trees
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
@@ -186,24 +188,45 @@ def _kill_after_packs(proc: subprocess.Popen[bytes], backend: Backend, packs: in
     return False
 
 
-def test_interrupted_s3_backup_resumes_without_reupload(s3_env: str, tmp_path: Path) -> None:
-    source = _media(tmp_path / "videos", 16, 400_000)
+def _wait_no_process(pattern: str, ours: int | None) -> bool:
+    """Wait until no process but ``ours`` has ``pattern`` in its command line."""
+    for _ in range(200):
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        if {int(p) for p in found.stdout.split()} <= {ours}:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("remote_address", ["s3", "rest", "rclone-local"], indirect=True)
+def test_interrupted_backup_resumes_without_reupload(remote_address: str, tmp_path: Path) -> None:
+    """Kill the client mid-upload: no partial pack stays visible, the next run adopts the packs."""
+    source = _media(tmp_path / "videos", 24, 400_000)
     source_size = sum(p.stat().st_size for p in source.iterdir())
-    backend = open_backend(s3_env)
+    backend = open_backend(remote_address)
     key = init_repo(backend)
-    env = {**os.environ, "COFFER_REPO": s3_env, "COFFER_RECOVERY_KEY": key.display()}
+    env = {**os.environ, "COFFER_REPO": remote_address, "COFFER_RECOVERY_KEY": key.display()}
+    env["COFFER_LIMIT_UPLOAD"] = "2048"  # ~4 s of uploads after a 2 MiB burst: time to kill
     proc = subprocess.Popen(
         [sys.executable, "-m", "coffer", "backup", "-q", str(source)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
-    killed = _kill_after_packs(proc, backend, 3)
-    if proc.stderr is not None:
-        proc.stderr.close()
-    assert killed, "the backup finished before it could be killed"
+    assert _kill_after_packs(proc, backend, 3), "the backup finished before it could be killed"
+    if remote_address.startswith("rclone:"):
+        ours = unwrap(backend)
+        assert isinstance(ours, RcloneBackend)
+        folder = remote_address.split(":", 2)[2]
+        assert _wait_no_process(folder, ours.transport.pid), "the killed client's rclone survived"
     before = {name for name, _size in backend.list(ObjectType.DATA)}
     assert before and not list(backend.list(ObjectType.SNAPSHOTS))
+    torn = {n for n in before if hashlib.sha256(backend.load(ObjectType.DATA, n)).hexdigest() != n}
+    if not remote_address.startswith("rclone:"):
+        assert torn == set(), "a partial upload is visible"  # pack IDs hash their content
+    # rclone's local remote writes in place and, when the killed client's pipe closes, rclone
+    # exits without removing the partial file: a torn pack may remain (docs/storage.md). It is
+    # unreferenced; the assertions below show the engine gets past it.
     for lock, _size in list(backend.list(ObjectType.LOCKS)):
         backend.remove(ObjectType.LOCKS, lock)  # the killed process's lock (dead PID: stale)
 
