@@ -115,6 +115,9 @@ def test_process_restore(tmp_path: Path, make, dump) -> None:
     with ProcessRestore(tmp_path / "out.db") as restore, pytest.raises(RestoreTargetExists):
         restore.write(stream)
         restore.finish()
+    with ProcessRestore(tmp_path / "quick.db", full_check=False) as restore:
+        restore.write(stream)
+        assert restore.finish().rows == 20_000
     with ProcessRestore(tmp_path / "other.db") as restore, pytest.raises(LogicalFormatError):
         restore.write(stream[: len(stream) // 2])
         restore.finish()

@@ -165,3 +165,10 @@ def test_check_supported_and_canonical_digest(tmp_path, make, dump):
     bad.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
     with pytest.raises(UnsupportedDatabase):
         check_supported(bad)
+
+
+def test_quick_check_restore_gives_the_same_database(tmp_path, make, dump):
+    db = small_db(tmp_path, make)
+    stats = restore_logical(io.BytesIO(dump(db)), tmp_path / "quick.db", full_check=False)
+    assert stats.rows == 300
+    assert canonical_digest(tmp_path / "quick.db") == canonical_digest(db)

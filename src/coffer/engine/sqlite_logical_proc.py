@@ -84,10 +84,11 @@ class ProcessLogicalStream(io.RawIOBase):
 class ProcessRestore:
     """Feed a logical stream to ``restore_logical`` running in a child process."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, full_check: bool = True) -> None:
         self._db = Path(db_path)
+        command = "restore" if full_check else "restore-quick"
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", "restore", str(self._db)],
+            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", command, str(self._db)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
 
@@ -129,15 +130,17 @@ class ProcessRestore:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("dump", "restore"):
-        print("usage: python -m coffer.engine.sqlite_logical_proc dump|restore DB", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("dump", "restore", "restore-quick"):
+        print("usage: python -m coffer.engine.sqlite_logical_proc dump|restore[-quick] DB",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
         if argv[0] == "dump":
             stats: object = dump_logical(Path(argv[1]), sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
-            stats = restore_logical(sys.stdin.buffer, Path(argv[1]))
+            full = argv[0] == "restore"
+            stats = restore_logical(sys.stdin.buffer, Path(argv[1]), full_check=full)
     except UnsupportedDatabase as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNSUPPORTED

@@ -87,8 +87,13 @@ class RestoreStats:
     seconds: float
 
 
-def restore_logical(stream: BinaryIO, db_path: Path) -> RestoreStats:
-    """Create the database ``db_path`` (which must not exist) from a logical stream."""
+def restore_logical(stream: BinaryIO, db_path: Path, *, full_check: bool = True) -> RestoreStats:
+    """Create the database ``db_path`` (which must not exist) from a logical stream.
+
+    ``full_check=False`` runs ``PRAGMA quick_check`` instead of ``integrity_check`` (it skips
+    comparing the freshly built indexes with their tables: 0.2 s instead of 1.8 s of CPU on the
+    138 MB bench database).
+    """
     started = time.perf_counter()
     db_path = Path(db_path)
     if db_path.exists():
@@ -96,7 +101,7 @@ def restore_logical(stream: BinaryIO, db_path: Path) -> RestoreStats:
     tmp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}")
     _remove(tmp)
     try:
-        restorer = _Restorer(RecordReader(stream), tmp)
+        restorer = _Restorer(RecordReader(stream), tmp, full_check)
         restorer.run()
         _fsync(tmp)
         try:
@@ -126,9 +131,10 @@ def _fsync(path: Path) -> None:
 
 
 class _Restorer:
-    def __init__(self, reader: RecordReader, path: Path) -> None:
+    def __init__(self, reader: RecordReader, path: Path, full_check: bool) -> None:
         self.reader = reader
         self.path = path
+        self.full_check = full_check
         self.objects: list[SchemaObject] = []
         self.sections = 0
         self.rows = 0
@@ -143,7 +149,7 @@ class _Restorer:
                 self._build(conn, header, records)
             except sqlite3.Error as exc:
                 raise LogicalFormatError(f"stream does not fit its schema: {exc}") from exc
-            _check(conn, self.objects)
+            _check(conn, self.objects, self.full_check)
             if header.journal_mode == "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
 
@@ -287,8 +293,8 @@ def _external_fts5(sql: str) -> bool:
     return _is_fts5(sql) and module_of(sql)[1] not in (None, "")
 
 
-def _check(conn: sqlite3.Connection, objects: list[SchemaObject]) -> None:
-    result = conn.execute("PRAGMA integrity_check").fetchall()
+def _check(conn: sqlite3.Connection, objects: list[SchemaObject], full: bool) -> None:
+    result = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
     if result != [("ok",)]:
         raise RestoreCheckFailed(f"integrity_check: {result[:3]!r}")
     for obj in objects:
