@@ -61,5 +61,6 @@ def _peak_rss(tmp_path: Path, size: int) -> int:
 def test_peak_rss_does_not_grow_with_file_size(tmp_path: Path) -> None:
     small = _peak_rss(tmp_path, 128 * 1024 * 1024)
     large = _peak_rss(tmp_path, 512 * 1024 * 1024)
-    # 4x the input may cost at most a few MiB more (allocator noise), never ~384 MiB more
-    assert large - small < 24 * 1024, (small, large)
+    # 4x the input may cost a little more (whether the pipeline's bounded depth was reached,
+    # allocator noise), never anything like the ~384 MiB more input
+    assert large - small < 48 * 1024, (small, large)

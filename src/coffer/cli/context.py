@@ -26,7 +26,6 @@ import click
 
 from coffer.backends.base import Backend
 from coffer.backends.registry import open_backend
-from coffer.cli import unlock
 from coffer.cli.config_file import VaultTarget, resolve
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
@@ -130,6 +129,8 @@ def open_repository(opts: Options) -> Repository:
     backend = backend_for(opts)
     header, _sealed = read_config_header(backend)
     if key is None:
+        from coffer.cli import unlock  # the vault client (httpx) only when it may be needed
+
         other = unlock.open_other_routes(
             backend, header[5:], opts.password_file, opts.vault, opts.remember
         )
@@ -140,7 +141,10 @@ def open_repository(opts: Options) -> Repository:
             raise WrongKey("this repository has no recovery-key slot; use the password route")
         key = read_recovery_key(opts)
     repo = Repository.open(backend, SlotKind.RECOVERY, key.secret)
-    unlock.keep_if_asked(opts.remember, repo, SlotKind.RECOVERY, key.secret)
+    if opts.remember:
+        from coffer.cli import unlock
+
+        unlock.keep_if_asked(opts.remember, repo, SlotKind.RECOVERY, key.secret)
     return repo
 
 

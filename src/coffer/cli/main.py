@@ -7,6 +7,7 @@ exception type, and the traceback only with ``COFFER_DEBUG=1``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -17,55 +18,53 @@ from coffer import __version__
 from coffer.errors import EXIT_INTERRUPTED, CofferError
 from coffer.system_check import require_libsodium
 
+# command name → (module, attribute); a module is imported only when its command runs (or when
+# help lists it), so `coffer backup` does not pay for the vault server's or PostgreSQL's imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("coffer.cli.init_cmd", "command"),
+    "backup": ("coffer.cli.backup_cmd", "command"),
+    "snapshots": ("coffer.cli.snapshots_cmd", "command"),
+    "ls": ("coffer.cli.ls_cmd", "command"),
+    "restore": ("coffer.cli.restore_cmd", "command"),
+    "check": ("coffer.cli.check_cmd", "command"),
+    "demo": ("coffer.cli.demo_cmd", "command"),
+    "key": ("coffer.cli.key_cmd", "key"),
+    "password": ("coffer.cli.password_cmd", "password"),
+    "vault": ("coffer.cli.vault_cmd", "vault"),
+    "forget": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "prune": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "unlock": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "repair": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "diff": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "stats": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group that imports each command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        obj = getattr(importlib.import_module(spec[0]), spec[1])
+        candidates = obj if isinstance(obj, list | tuple) else [obj]
+        return next((c for c in candidates if c.name == cmd_name), None)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="coffer")
 def cli() -> None:
     """End-to-end encrypted backups of chat histories."""
-
-
-def _register() -> None:
-    from coffer.cli import (
-        backup_cmd,
-        check_cmd,
-        demo_cmd,
-        init_cmd,
-        ls_cmd,
-        restore_cmd,
-        snapshots_cmd,
-    )
-
-    for module in (init_cmd, backup_cmd, snapshots_cmd, ls_cmd, restore_cmd, check_cmd, demo_cmd):
-        cli.add_command(module.command)
-    _register_optional()
-
-
-def _register_optional() -> None:
-    """Commands owned by other packages; each is added when its module exists."""
-    import importlib
-
-    for module_name, attr in (
-        ("coffer.cli.vault_cmd", "vault"),
-        ("coffer.cli.key_cmd", "key"),
-        ("coffer.cli.password_cmd", "password"),
-        ("coffer.cli.lifecycle_cmds", "COMMANDS"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        obj = getattr(module, attr)
-        for command in obj if isinstance(obj, list | tuple) else [obj]:
-            cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     try:
         require_libsodium()
-        _register()
         cli.main(args=argv, prog_name="coffer", standalone_mode=False)
     except CofferError as exc:
         click.echo(f"coffer: error: {exc}", err=True)

@@ -111,7 +111,9 @@ class BackupRun:
         self.opts = options
         self.progress = progress
         self.chunker = Chunker(repo.keys.chunker, repo.params.chunker)
-        self.uploader = Uploader(repo)
+        # local disks gain nothing from several packs in flight; remote stores hide latency
+        remote = repo.backend.capabilities.remote
+        self.uploader = Uploader(repo, workers=4 if remote else 1, max_inflight=4 if remote else 1)
         self.skipped: list[dict[str, str]] = []
         self.result_counts = {"new": 0, "changed": 0, "unchanged": 0, "dirs": 0}
         self.bytes_read = 0
@@ -255,7 +257,8 @@ class BackupRun:
                 if is_sqlite_header(head):
                     self._store_sqlite(path, node)
                 elif not self._reuse(node, rel):
-                    self._store_stream(fh, node, try_compress=not looks_compressed(head))
+                    compressible = not looks_compressed(head)
+                    self._store_file(path, fh, node, try_compress=compressible)
         except OSError as exc:
             self._skip(path, exc)
             return None
@@ -294,9 +297,9 @@ class BackupRun:
             self._current.bytes_read += len(data)
         self.progress.advance(len(data))
 
-    def _store_stream(self, fh: BinaryIO, node: Node, *, try_compress: bool) -> None:
+    def _store_file(self, path: Path, fh: BinaryIO, node: Node, *, try_compress: bool) -> None:
         size = 0
-        for chunk in self.chunker.chunks(fh):
+        for chunk in self.chunker.file_chunks(os.fstat(fh.fileno()).st_size, fh):
             size += len(chunk)
             self._add_chunk(chunk, node, try_compress)
         node.size = size
