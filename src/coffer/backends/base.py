@@ -43,8 +43,10 @@ Exception tree (all under :class:`coffer.errors.CofferError`, exit code 14)::
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -139,6 +141,31 @@ def slice_range(data: bytes, offset: int, length: int | None, what: str) -> byte
     if offset > len(data) or end > len(data):
         raise ShortRead(f"{what}: wanted bytes [{offset}, {end}) of a {len(data)}-byte object")
     return data[offset:end]
+
+
+class NameLocks:
+    """Serialise work on one name within a process (for backends whose server cannot).
+
+    ``with locks.hold(key): ...`` waits while another thread holds ``key``. Backends without
+    atomic exclusive create use it around ``save`` so threads racing to create one object get
+    one winner and :class:`ObjectExists` (some servers lose the object when two uploads race).
+    """
+
+    def __init__(self) -> None:
+        self._held: set[object] = set()
+        self._cv = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, key: object) -> Iterator[None]:
+        with self._cv:
+            self._cv.wait_for(lambda: key not in self._held)
+            self._held.add(key)
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._held.discard(key)
+                self._cv.notify_all()
 
 
 class Backend(abc.ABC):

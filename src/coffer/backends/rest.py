@@ -21,7 +21,6 @@ Rules:
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from coffer.backends.base import (
     Backend,
     BackendConfigError,
     Capabilities,
+    NameLocks,
     ObjectExists,
     ObjectType,
     ShortRead,
@@ -69,8 +69,7 @@ class RestProtocolBackend(Backend):
         self._append_only = append_only
         self._created = False
         self._lock = threading.Lock()
-        self._writing: set[tuple[ObjectType, str]] = set()
-        self._writing_cv = threading.Condition()
+        self._names = NameLocks()
 
     @property
     def location(self) -> str:
@@ -98,23 +97,9 @@ class RestProtocolBackend(Backend):
             self._proto.check(resp, f"repository {self._location}")
             self._created = True
 
-    @contextlib.contextmanager
-    def _one_writer(self, key: tuple[ObjectType, str]) -> Iterator[None]:
-        """Serialise saves of one name within this process (the server may not: rclone over a
-        local remote loses the object when two uploads of one name race)."""
-        with self._writing_cv:
-            self._writing_cv.wait_for(lambda: key not in self._writing)
-            self._writing.add(key)
-        try:
-            yield
-        finally:
-            with self._writing_cv:
-                self._writing.discard(key)
-                self._writing_cv.notify_all()
-
     def save(self, kind: ObjectType, name: str, data: bytes, *, overwrite: bool = False) -> None:
         req = self._proto.save(kind, name, data)
-        with self._one_writer((kind, name)):
+        with self._names.hold((kind, name)):  # rclone loses an object when uploads race
             self._save(req, kind, name, overwrite)
 
     def _save(self, req: Request, kind: ObjectType, name: str, overwrite: bool) -> None:

@@ -11,8 +11,9 @@ Rules:
 - Objects up to 8 MiB are one ``PutObject``; larger ones a multipart upload of 8 MiB parts,
   aborted on any failure. Both are atomic on S3: nothing is visible before completion.
 - Exclusive create is HEAD-then-PUT: ``rclone serve s3`` (and older S3 servers) ignore
-  ``If-None-Match``, so ``capabilities.atomic_exclusive_create`` is False. Coffer's objects are
-  content-addressed, so the race is harmless.
+  ``If-None-Match``, so ``capabilities.atomic_exclusive_create`` is False. Saves of one key are
+  serialised within the process (:class:`NameLocks`); across processes the race remains and is
+  harmless, Coffer's names being content hashes or random.
 - ``remove`` does HEAD first, since S3's DELETE of a missing key succeeds silently.
 - Errors: NoSuchKey/404 → :class:`ObjectNotFound`; InvalidRange/416 → :class:`ShortRead`;
   5xx, throttling (429, SlowDown, …) and connection failures → :class:`TransientError`;
@@ -37,6 +38,7 @@ from coffer.backends.base import (
     BackendConfigError,
     BackendError,
     Capabilities,
+    NameLocks,
     ObjectExists,
     ObjectNotFound,
     ObjectType,
@@ -157,6 +159,7 @@ class S3Backend(Backend):
             config=config,
         )
         self.capabilities = Capabilities(atomic_exclusive_create=False, remote=True)
+        self._names = NameLocks()
 
     @classmethod
     def from_address(cls, rest: str) -> S3Backend:
@@ -182,6 +185,10 @@ class S3Backend(Backend):
 
     def save(self, kind: ObjectType, name: str, data: bytes, *, overwrite: bool = False) -> None:
         key = self._key(kind, name)
+        with self._names.hold(key):
+            self._save(key, kind, name, data, overwrite)
+
+    def _save(self, key: str, kind: ObjectType, name: str, data: bytes, overwrite: bool) -> None:
         what = f"{kind.value}/{name}"
         if not overwrite and self.exists(kind, name):
             raise ObjectExists(f"{what} already exists")
