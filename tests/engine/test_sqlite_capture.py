@@ -96,7 +96,7 @@ def test_database_node_is_page_aligned_and_restores_same_rows(
     src = tmp_path / "app"
     src.mkdir()
     _make_db(src / "msgstore.db")
-    snap = backup(repo_handle.open(), [src]).snapshot
+    snap = backup(repo_handle.open(), [src], BackupOptions(db_mode="pages")).snapshot
     node = snap.tree[0].children[0]
     assert node.format == "sqlite-pages" and node.extra["page_size"] == 4096
     restore(repo_handle.open(), snap, tmp_path / "out")
@@ -108,12 +108,13 @@ def test_small_change_to_database_stores_few_pages(repo_handle: RepoHandle, tmp_
     src.mkdir()
     db = src / "msgstore.db"
     _make_db(db)
-    first = backup(repo_handle.open(), [src])
+    pages = BackupOptions(db_mode="pages")
+    first = backup(repo_handle.open(), [src], pages)
     con = sqlite3.connect(db)
     con.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 3")
     con.commit()
     con.close()
-    second = backup(repo_handle.open(), [src])
+    second = backup(repo_handle.open(), [src], pages)
     assert second.bytes_new <= 4 * 4096 < first.bytes_new
 
 
@@ -138,3 +139,11 @@ def test_logical_mode_next_day_adds_under_five_percent_of_the_database(
     restore(repo_handle.open(), second.snapshot, tmp_path / "out")
     assert compare_trees(store / "media", tmp_path / "out" / "media") == []
     assert table_digest(tmp_path / "out/msgstore.db") == table_digest(store / "msgstore.db")
+
+
+def test_repository_default_is_logical_mode(repo_handle: RepoHandle, tmp_path: Path) -> None:
+    src = tmp_path / "app"
+    src.mkdir()
+    _make_db(src / "msgstore.db")
+    snap = backup(repo_handle.open(), [src]).snapshot
+    assert snap.tree[0].children[0].format == "sqlite-logical"

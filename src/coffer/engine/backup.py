@@ -14,7 +14,9 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import io
 import os
 import socket
 import stat
@@ -32,7 +34,7 @@ from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, walk
 from coffer.engine.sqlite_capture import companion_of, consistent_copy, is_sqlite_header
 from coffer.engine.sqlite_logical import UnsupportedDatabase
-from coffer.engine.sqlite_stream import dump_stream
+from coffer.engine.sqlite_logical_proc import ProcessLogicalStream
 from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, RepositoryError, UsageError
 
@@ -328,10 +330,15 @@ class BackupRun:
             node.size = size
 
     def _store_sqlite_logical(self, path: Path, node: Node) -> None:
-        """Dump the canonical row stream through a pipe into the content-defined chunker."""
+        """Chunk the canonical row stream, dumped by a child process, with CDC.
+
+        The dump is pure-Python encoding that holds the GIL; in a child process it runs on the
+        other core while this process chunks, hashes, compresses and seals.
+        """
         node.format = "sqlite-logical"
         node.extra = {}
-        with dump_stream(path) as stream:
+        with contextlib.closing(ProcessLogicalStream(path)) as raw:
+            stream = io.BufferedReader(raw, 1 << 20)
             size = 0
             for chunk in self.chunker.chunks(stream):
                 size += len(chunk)

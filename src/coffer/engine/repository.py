@@ -58,7 +58,7 @@ class RepoParams:
 
     chunker: ChunkerParams = field(default_factory=ChunkerParams)
     pack_size: int = 16 * 1024 * 1024
-    db_mode: str = "pages"
+    db_mode: str = "logical"
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -64,6 +64,8 @@ class ProcessLogicalStream(io.RawIOBase):
         return n or 0
 
     def _finish(self) -> None:
+        if self.stats is not None:
+            return  # end of stream seen before (a buffered reader may ask twice)
         assert self._proc.stderr is not None
         err = self._proc.stderr.read().decode(errors="replace").strip()
         if self._proc.wait() != 0:
