@@ -108,7 +108,7 @@ def test_grace_period_marks_first_and_deletes_later(handle: RepoHandle, tmp_path
     marked = prune(handle.open(), opts)
     assert marked.packs_condemned > 0 and marked.packs_deleted == 0
     assert marked.pending_until == 1_000_000.0 + 3600
-    assert pack_names(handle) == packs  # nothing deleted yet
+    assert packs <= pack_names(handle)  # nothing deleted yet (repacking may have added packs)
     report = check(handle.open(), read_data=True)
     assert report.ok and not report.warnings  # condemned packs stay indexed until the sweep
 

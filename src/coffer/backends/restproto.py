@@ -16,8 +16,8 @@ Rules:
   :class:`BackendError` (credentials); 408, 429, 5xx → :class:`TransientError`; anything else
   → :class:`BackendError` with the status and the server's text.
 - restic's rest-server verifies by default that a POSTed object's name is the SHA-256 of its body
-  and answers 400 otherwise; a 400 for a body whose hash is not its name becomes a
-  :class:`BackendConfigError` telling the user to run rest-server with ``--no-verify-upload``.
+  and answers 400 otherwise; every Coffer object but ``config`` is named that way, so a 400 is a
+  genuine error.
 - Append-only detection needs no configuration: a DELETE of a name that cannot exist (all
   zeros) answers 404 on a normal server and 403 on an append-only one (rest-server, rclone).
 
@@ -29,13 +29,11 @@ Theory of operation: :class:`RestProtocol` only builds :class:`Request` objects 
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 from dataclasses import dataclass, field
 
 from coffer.backends.base import (
     AppendOnlyError,
-    BackendConfigError,
     BackendError,
     ObjectNotFound,
     ObjectType,
@@ -182,18 +180,8 @@ class RestProtocol:
 
     @staticmethod
     def saved(resp: Response, kind: ObjectType, name: str, data: bytes) -> None:
-        """Check a POST's answer, explaining restic rest-server's upload verification."""
+        """Check a POST's answer."""
         what = f"{kind.value}/{name}"
-        if (
-            resp.status == 400
-            and kind is not ObjectType.CONFIG
-            and hashlib.sha256(data).hexdigest() != name
-        ):
-            raise BackendConfigError(
-                f"{what}: the REST server rejected the upload (400). restic's rest-server checks "
-                "that an object's name is the SHA-256 of its content, which Coffer's index, "
-                "snapshot and lock names are not: start rest-server with --no-verify-upload"
-            )
         if not 200 <= resp.status < 300:
             raise RestProtocol.error(resp, what)
 

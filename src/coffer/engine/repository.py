@@ -9,10 +9,10 @@ Config byte layout::
 Rules:
 - Nothing is trusted before it is authenticated: the repository ID in the plaintext header only
   selects which key slot to try; once M is known, the sealed parameters authenticate the header.
-- Every object is sealed with its identity (type, ID, repository ID) as associated data, so an
-  object moved, renamed or copied between repositories fails to open.
-- Index and snapshot objects get random 256-bit IDs (the ID is inside the AD, so it must exist
-  before sealing); packs are named by the SHA-256 of their bytes.
+- Every object is sealed with its type and repository ID as associated data (blobs also with
+  their own ID), so an object moved to another type or copied between repositories fails.
+- Every object but ``config`` is named by the SHA-256 of its stored bytes (packs, key slots,
+  index, snapshot and lock objects), so a renamed or swapped object is caught by its name.
 - Write order is packs → index → snapshot (enforced by :mod:`coffer.engine.backup`).
 """
 
@@ -190,18 +190,23 @@ class Repository:
         }[kind]
 
     def save_object(self, kind: ObjectType, plain: bytes) -> str:
-        """Seal ``plain`` under a fresh random ID and store it; return the ID."""
-        oid = os.urandom(32).hex()
-        ad = object_ad(kind.value, oid, self.repo_id)
-        self.backend.save(kind, oid, seal(self._key_for(kind), plain, ad))
+        """Seal ``plain`` and store it under the SHA-256 of the sealed bytes; return that ID.
+
+        Content-addressed names make every object verifiable by its name alone (and let
+        restic's rest-server, which insists on it, store Coffer repositories); the AEAD binds
+        the object to its type and repository.
+        """
+        sealed = seal(self._key_for(kind), plain, object_ad(kind.value, "", self.repo_id))
+        oid = hashlib.sha256(sealed).hexdigest()
+        self.backend.save(kind, oid, sealed)
         return oid
 
     def load_object(self, kind: ObjectType, oid: str) -> bytes:
         sealed = self.backend.load(kind, oid)
+        if not hmac.compare_digest(hashlib.sha256(sealed).hexdigest(), oid):
+            raise IntegrityError(f"{kind.value}/{oid}: damaged (content does not match its ID)")
         try:
-            return open_sealed(
-                self._key_for(kind), sealed, object_ad(kind.value, oid, self.repo_id)
-            )
+            return open_sealed(self._key_for(kind), sealed, object_ad(kind.value, "", self.repo_id))
         except IntegrityError:
             raise IntegrityError(f"{kind.value}/{oid}: authentication failed") from None
 

@@ -1,7 +1,7 @@
 """Snapshot manifests: what a backup saw, as a tree of nodes with their blob lists.
 
 A snapshot object's plaintext is zstd-compressed JSON (then sealed under the snapshot key with
-AD = object_ad("snapshot", id, repo_id))::
+AD = object_ad("snapshots", "", repo_id), named by the SHA-256 of the sealed bytes)::
 
     {"version": 1, "time": ISO-8601 UTC, "hostname": ..., "username": ...,
      "paths": [absolute source paths], "parent": id | null, "tags": [...],
@@ -15,7 +15,7 @@ AD = object_ad("snapshot", id, repo_id))::
 Rules:
 - Node names are single path components; :func:`check_component` is the one place that decides
   what a safe name is, and both backup and restore call it.
-- Snapshots are immutable and carry their own ID inside the AEAD's associated data.
+- Snapshots are immutable; their name is the hash of their sealed bytes.
 """
 
 from __future__ import annotations
