@@ -123,3 +123,14 @@ def test_unreadable_file_is_skipped_with_a_warning_and_partial_exit(
     assert [s["path"] for s in summary["skipped"]] == [str(secret)]
     assert "ermission denied" in summary["skipped"][0]["error"]
     assert summary["files_new"] == 5  # everything else was stored
+
+
+def test_bandwidth_limit_flags_wrap_the_backend(env: dict[str, Path]) -> None:
+    from coffer.backends.limits import LimitedBackend
+    from coffer.cli.context import Options, backend_for
+
+    opts = Options(str(env["repo"]), None, False, True)
+    opts.limit_upload, opts.limit_download = 512.0, 2048.0
+    backend = backend_for(opts)
+    assert isinstance(backend, LimitedBackend)
+    assert not isinstance(backend_for(Options(str(env["repo"]), None, False, True)), LimitedBackend)

@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 import click
 
 from coffer.backends.base import Backend
-from coffer.backends.registry import open_backend
+from coffer.backends.registry import BackendOptions, open_backend
 from coffer.cli.config_file import VaultTarget, resolve
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
@@ -45,6 +46,8 @@ class Options:
     password_file: Path | None = None
     vault_flags: VaultTarget = field(default_factory=VaultTarget)
     remember: bool = False
+    limit_upload: float | None = None
+    limit_download: float | None = None
 
     @property
     def vault(self) -> VaultTarget:
@@ -70,6 +73,16 @@ def common_options(func: F) -> F:
     @click.option("--account", help="account at the key vault (or COFFER_ACCOUNT)")
     @click.option("--vault-key", help="pinned vault key fingerprint (or COFFER_VAULT_KEY)")
     @click.option("--remember", is_flag=True, help="keep the key in the OS keyring or a 0600 file")
+    @click.option(
+        "--limit-upload",
+        type=click.FloatRange(min=1),
+        help="upload bandwidth limit in KiB/s (or COFFER_LIMIT_UPLOAD)",
+    )
+    @click.option(
+        "--limit-download",
+        type=click.FloatRange(min=1),
+        help="download bandwidth limit in KiB/s (or COFFER_LIMIT_DOWNLOAD)",
+    )
     @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
     @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
     @functools.wraps(func)
@@ -81,12 +94,15 @@ def common_options(func: F) -> F:
         account: str | None,
         vault_key: str | None,
         remember: bool,
+        limit_upload: float | None,
+        limit_download: float | None,
         as_json: bool,
         quiet: bool,
         **kw: Any,
     ) -> Any:
         target = VaultTarget(vault_url, account, vault_key)
         opts = Options(repo, recovery_key_file, as_json, quiet, password_file, target, remember)
+        opts.limit_upload, opts.limit_download = limit_upload, limit_download
         return func(opts, **kw)
 
     return wrapper  # type: ignore[return-value]
@@ -95,7 +111,12 @@ def common_options(func: F) -> F:
 def backend_for(opts: Options) -> Backend:
     if not opts.repo:
         raise UsageError("no repository given: use --repo or set COFFER_REPO")
-    return open_backend(opts.repo)
+    options = BackendOptions.from_env()
+    if opts.limit_upload is not None:
+        options = dataclasses.replace(options, upload_kib=opts.limit_upload)
+    if opts.limit_download is not None:
+        options = dataclasses.replace(options, download_kib=opts.limit_download)
+    return open_backend(opts.repo, options)
 
 
 def _key_text_without_prompt(opts: Options) -> str | None:
