@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from coffer.backends.base import ObjectType
-from coffer.engine.chunker import Chunker, page_chunks
+from coffer.engine.chunker import DB_STREAM_PARAMS, Chunker, page_chunks
 from coffer.engine.compress import looks_compressed
 from coffer.engine.errors import RepositoryExists  # noqa: F401 - re-exported for callers
 from coffer.engine.progress import Progress
@@ -113,6 +113,7 @@ class BackupRun:
         self.opts = options
         self.progress = progress
         self.chunker = Chunker(repo.keys.chunker, repo.params.chunker)
+        self.db_chunker = Chunker(repo.keys.chunker, DB_STREAM_PARAMS)
         # local disks gain nothing from several packs in flight; remote stores hide latency
         remote = repo.backend.capabilities.remote
         self.uploader = Uploader(repo, workers=4 if remote else 1, max_inflight=4 if remote else 1)
@@ -340,7 +341,7 @@ class BackupRun:
         with contextlib.closing(ProcessLogicalStream(path)) as raw:
             stream = io.BufferedReader(raw, 1 << 20)
             size = 0
-            for chunk in self.chunker.chunks(stream):
+            for chunk in self.db_chunker.chunks(stream):
                 size += len(chunk)
                 self._add_chunk(chunk, node, try_compress=True)
         node.extra["stream_bytes"] = size
