@@ -66,8 +66,8 @@ class Chunker:
     def file_chunks(self, size: int, stream: BinaryIO) -> Iterator[memoryview]:
         """Chunk an open regular file: read whole when small enough, else streamed."""
         if size <= WHOLE_FILE_LIMIT:
-            data = stream.read(WHOLE_FILE_LIMIT + 1)
-            if len(data) <= WHOLE_FILE_LIMIT:
+            data = stream.read(size + 1)  # one byte more tells whether it grew since stat
+            if len(data) <= size:
                 for chunk in self._cdc.cut_buf(data):
                     yield chunk.data
                 return

@@ -71,12 +71,13 @@ class PackWriter:
         self._data_key = data_key
         self._header_key = header_key
         self._repo_id = repo_id
-        self._buf = bytearray()
+        self._parts: list[bytes] = []
+        self._size = 0
         self.entries: list[PackEntry] = []
 
     @property
     def size(self) -> int:
-        return len(self._buf)
+        return self._size
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -88,21 +89,19 @@ class PackWriter:
 
     def add_sealed(self, blob_id: bytes, compression: int, sealed: bytes, raw_length: int) -> None:
         """Append a blob sealed by :func:`seal_blob` (possibly in another thread)."""
-        entry = PackEntry(
-            blob_id, BlobType.DATA, compression, len(self._buf), len(sealed), raw_length
-        )
-        self._buf += sealed
+        entry = PackEntry(blob_id, BlobType.DATA, compression, self._size, len(sealed), raw_length)
+        self._parts.append(sealed)  # joined once in finish: no repeated reallocation
+        self._size += len(sealed)
         self.entries.append(entry)
 
     def finish_unhashed(self) -> tuple[bytes, list[PackEntry]]:
         """Return ``(pack_bytes, entries)``; hash with :func:`pack_id_of` (GIL-free, any thread)."""
         header = encode_header(self.entries)
         sealed = seal(self._header_key, header, header_ad(self._repo_id))
-        self._buf += sealed + _TRAILER.pack(len(sealed), MAGIC)
-        data = bytes(self._buf)
+        self._parts += [sealed, _TRAILER.pack(len(sealed), MAGIC)]
+        data = b"".join(self._parts)
         entries = self.entries
-        self._buf = bytearray()
-        self.entries = []
+        self._parts, self._size, self.entries = [], 0, []
         return data, entries
 
     def finish(self) -> tuple[str, bytes, list[PackEntry]]:
