@@ -33,6 +33,7 @@ demo: $(STAMP)
 	$(BIN)/coffer demo --workdir demo-out
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test,bench]"
 	$(BIN)/python bench/run.py
 
 clean:
