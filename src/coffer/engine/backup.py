@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import io
 import os
 import socket
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, walk
 from coffer.engine.sqlite_capture import companion_of, consistent_copy, is_sqlite_header
 from coffer.engine.sqlite_logical import UnsupportedDatabase
-from coffer.engine.sqlite_logical_proc import ProcessLogicalStream
+from coffer.engine.sqlite_spool import SpooledDump, SpoolQueue
 from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, RepositoryError, UsageError
 
@@ -84,25 +84,33 @@ def _top_name(path: Path) -> str:
     return check_component(name)
 
 
-def _scan_size(paths: list[Path]) -> tuple[int, int]:
-    total = files = 0
+def _regular_files(paths: list[Path]) -> Iterator[tuple[str, int]]:
+    """Yield ``(path, size)`` of every regular file below ``paths`` (lstat only)."""
     for p in paths:
         try:
             st = os.lstat(p)
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode):
-            total, files = total + st.st_size, files + 1
+            yield str(p), st.st_size
         elif stat.S_ISDIR(st.st_mode):
             for root, _dirs, names in os.walk(p):
                 for n in names:
+                    full = os.path.join(root, n)
                     try:
-                        s = os.lstat(os.path.join(root, n))
+                        s = os.lstat(full)
                     except OSError:
                         continue
                     if stat.S_ISREG(s.st_mode):
-                        total, files = total + s.st_size, files + 1
-    return total, files
+                        yield full, s.st_size
+
+
+def _is_database(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return is_sqlite_header(fh.read(16))
+    except OSError:
+        return False
 
 
 class BackupRun:
@@ -114,9 +122,12 @@ class BackupRun:
         self.progress = progress
         self.chunker = Chunker(repo.keys.chunker, repo.params.chunker)
         self.db_chunker = Chunker(repo.keys.chunker, DB_STREAM_PARAMS)
+        self.spools = SpoolQueue(options.tmpdir)
+        self._deferred: list[tuple[Path, Node, SpooledDump, SourceStats | None]] = []
+        self._early: dict[str, SpooledDump] = {}
         # local disks gain nothing from several packs in flight; remote stores hide latency
         remote = repo.backend.capabilities.remote
-        self.uploader = Uploader(repo, workers=4 if remote else 1, max_inflight=4 if remote else 1)
+        self.uploader = Uploader(repo, workers=4 if remote else 2, max_inflight=4 if remote else 2)
         self.skipped: list[dict[str, str]] = []
         self.result_counts = {"new": 0, "changed": 0, "unchanged": 0, "dirs": 0}
         self.bytes_read = 0
@@ -134,26 +145,30 @@ class BackupRun:
         if parent is not None:
             self.parent_files = {path: n for path, n in walk(parent.tree) if n.type == "file"}
         self.uploader.extra_packs = self.repo.adopt_unindexed_packs()
-        total, nfiles = _scan_size(paths)
+        files = list(_regular_files(paths))
+        total, nfiles = sum(size for _, size in files), len(files)
+        if (self.opts.db_mode or self.repo.params.db_mode) == "logical":
+            # start every database's dump now, so it runs beside the walk (sqlite_spool)
+            for name, _size in files:
+                if _is_database(name):
+                    self._early[name] = self.spools.start(Path(name))
         self.progress.start(total, nfiles, "backup")
         try:
             tree = []
             for p, name in zip(paths, names, strict=True):
                 self._current = SourceStats(str(p))
                 self.source_stats.append(self._current)
-                stats = self.uploader.stats
-                new0, stored0 = stats.bytes_new_raw, stats.bytes_payload
-                node = self._visit(p, name, name)
-                self.uploader.settle()
-                self._current.bytes_new = stats.bytes_new_raw - new0
-                self._current.bytes_stored = stats.bytes_payload - stored0
+                with self._measure(self._current):
+                    node = self._visit(p, name, name)
                 if node is not None:
                     tree.append(node)
+            self._store_deferred_databases()
             self.uploader.finish()
         except BaseException:
             self.uploader.abort()
             raise
         finally:
+            self.spools.close()
             self.progress.finish()
         snap = self._snapshot(paths, tree, parent)
         self._check_packs_still_exist(snap)
@@ -311,13 +326,9 @@ class BackupRun:
         self.result_counts["changed"] += 1
         mode = self.opts.db_mode or self.repo.params.db_mode
         if mode == "logical":
-            try:
-                self._store_sqlite_logical(path, node)
-                return
-            except UnsupportedDatabase as exc:
-                self.progress.warn(f"{path}: logical mode impossible ({exc}); using page mode")
-                node.content = []
-        self._store_sqlite_pages(path, node)
+            self._store_sqlite_logical(path, node)
+        else:
+            self._store_sqlite_pages(path, node)
 
     def _store_sqlite_pages(self, path: Path, node: Node) -> None:
         with consistent_copy(path, self.opts.tmpdir) as (copy, page_size):
@@ -331,20 +342,45 @@ class BackupRun:
             node.size = size
 
     def _store_sqlite_logical(self, path: Path, node: Node) -> None:
-        """Chunk the canonical row stream, dumped by a child process, with CDC.
+        """Start the dump now; its stream is chunked after the rest of the walk.
 
-        The dump is pure-Python encoding that holds the GIL; in a child process it runs on the
-        other core while this process chunks, hashes, compresses and seals.
+        The dump runs in a child process on the other core while the walker stores the other
+        files (see :mod:`.sqlite_spool`); the node is filled in by
+        :meth:`_store_deferred_databases`, in its place in the tree.
         """
         node.format = "sqlite-logical"
         node.extra = {}
-        with contextlib.closing(ProcessLogicalStream(path)) as raw:
-            stream = io.BufferedReader(raw, 1 << 20)
-            size = 0
-            for chunk in self.db_chunker.chunks(stream):
-                size += len(chunk)
-                self._add_chunk(chunk, node, try_compress=True)
-        node.extra["stream_bytes"] = size
+        dump = self._early.pop(str(path), None) or self.spools.start(path)
+        self._deferred.append((path, node, dump, self._current))
+
+    def _store_deferred_databases(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for path, node, dump, source in deferred:
+            with self._measure(source):
+                try:
+                    stream = dump.stream()
+                except UnsupportedDatabase as exc:
+                    self.progress.warn(f"{path}: logical mode impossible ({exc}); using page mode")
+                    node.content = []
+                    self._store_sqlite_pages(path, node)
+                    continue
+                size = 0
+                for chunk in self.db_chunker.chunks(stream):
+                    size += len(chunk)
+                    self._add_chunk(chunk, node, try_compress=True)
+                node.extra["stream_bytes"] = size
+                dump.file.close()
+
+    @contextlib.contextmanager
+    def _measure(self, source: SourceStats | None) -> Iterator[None]:
+        """Add the new and stored bytes of the block's work to ``source``."""
+        stats = self.uploader.stats
+        new0, stored0 = stats.bytes_new_raw, stats.bytes_payload
+        yield
+        self.uploader.settle()
+        if source is not None:
+            source.bytes_new += stats.bytes_new_raw - new0
+            source.bytes_stored += stats.bytes_payload - stored0
 
     # -- results --------------------------------------------------------------------------
     def _snapshot(self, paths: list[Path], tree: list[Node], parent: Snapshot | None) -> Snapshot:

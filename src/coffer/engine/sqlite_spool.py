@@ -1,0 +1,108 @@
+"""Logical dumps of SQLite databases taken in the background while the backup goes on.
+
+Rules:
+- :class:`SpoolQueue` runs at most one dump child process at a time (a dump keeps one core busy);
+  each dump writes its stream into an anonymous temporary file (already unlinked, so it vanishes
+  on every exit path) in the backup's temp folder.
+- A dump is one read transaction in the child (:mod:`.sqlite_logical_proc`), so the database is
+  captured as of one commit, taken when its dump starts.
+- If the backup process is killed, a running dump finishes on its own (seconds) and exits; its
+  file was never linked, so nothing is left behind.
+- :meth:`SpooledDump.stream` waits for the dump and returns the file at offset 0, or raises
+  :class:`~coffer.engine.sqlite_logical.UnsupportedDatabase` with the child's last message.
+
+Theory: the dump is single-threaded Python that holds its process's GIL for every row. Started
+as soon as the walker meets the database, it runs on the second core while the walker stores
+the media folder; the chunker then reads the finished stream from the page cache.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+from coffer.engine.sqlite_logical import UnsupportedDatabase
+
+
+class SpooledDump:
+    """One database's logical stream, being written to a temporary file by a child process."""
+
+    def __init__(self, db_path: Path, tmpdir: str | None) -> None:
+        self.db_path = db_path
+        # closed in close(); anonymous (already unlinked), so it cannot outlive the process
+        self.file: BinaryIO = tempfile.TemporaryFile(prefix="coffer-dump-", dir=tmpdir)  # noqa: SIM115
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._error: str | None = None
+        self._done = threading.Event()
+        self._cancelled = False
+
+    def run(self) -> None:
+        """Run the dump to completion (called by the queue's thread)."""
+        try:
+            if self._cancelled:
+                self._error = "cancelled"
+                return
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "coffer.engine.sqlite_logical_proc",
+                    "dump",
+                    str(self.db_path),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=self.file,
+                stderr=subprocess.PIPE,
+            )
+            _out, err = self._proc.communicate()
+            if self._proc.returncode != 0:
+                lines = err.decode(errors="replace").strip().splitlines()
+                self._error = lines[-1] if lines else f"exit code {self._proc.returncode}"
+        except OSError as exc:
+            self._error = str(exc)
+        finally:
+            self._done.set()
+
+    def stream(self) -> BinaryIO:
+        """Wait for the dump; return its stream at offset 0."""
+        self._done.wait()
+        if self._error is not None:
+            raise UnsupportedDatabase(f"cannot dump {self.db_path}: {self._error}")
+        self.file.seek(0)
+        return self.file
+
+    def close(self) -> None:
+        self._cancelled = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self._done.wait()
+        self.file.close()
+
+
+class SpoolQueue:
+    """Runs :class:`SpooledDump` jobs one after another in a background thread."""
+
+    def __init__(self, tmpdir: str | None) -> None:
+        self._tmpdir = tmpdir
+        self._turn = threading.Lock()
+        self.dumps: list[SpooledDump] = []
+
+    def start(self, db_path: Path) -> SpooledDump:
+        dump = SpooledDump(db_path, self._tmpdir)
+        self.dumps.append(dump)
+
+        def work() -> None:
+            with self._turn:
+                dump.run()
+
+        threading.Thread(target=work, name="coffer-sqlite-dump", daemon=True).start()
+        return dump
+
+    def close(self) -> None:
+        for dump in self.dumps:
+            dump.close()
+        self.dumps = []
