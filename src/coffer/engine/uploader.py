@@ -62,7 +62,7 @@ class Uploader:
         workers: int = 2,
         seal_workers: int = 2,
         max_inflight: int = 2,
-        max_sealing: int = 4,
+        max_sealing: int = 2,
         flush_every: int = 8,
     ) -> None:
         self.repo = repo
