@@ -147,3 +147,33 @@ def test_repository_default_is_logical_mode(repo_handle: RepoHandle, tmp_path: P
     _make_db(src / "msgstore.db")
     snap = backup(repo_handle.open(), [src]).snapshot
     assert snap.tree[0].children[0].format == "sqlite-logical"
+
+
+def test_database_the_logical_mode_cannot_carry_falls_back_to_pages(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    from coffer.engine.progress import CollectingProgress
+
+    src = tmp_path / "app"
+    src.mkdir()
+    con = sqlite3.connect(src / "odd.db")
+    con.execute("CREATE TABLE t(x TEXT)")
+    con.executemany("INSERT INTO t VALUES (?)", [(str(i),) for i in range(500)])
+    # a virtual table whose module this SQLite lacks (an app's custom tokenizer or extension):
+    # the logical mode cannot read it, the page mode copies it as it is
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute(
+        "INSERT INTO sqlite_schema(type, name, tbl_name, rootpage, sql) VALUES "
+        "('table', 'ext', 'ext', 0, 'CREATE VIRTUAL TABLE ext USING appmodule(a, b)')"
+    )
+    con.commit()
+    con.close()
+    progress = CollectingProgress()
+    snap = backup(repo_handle.open(), [src], BackupOptions(db_mode="logical"), progress).snapshot
+    assert snap.tree[0].children[0].format == "sqlite-pages"
+    assert any("using page mode" in w for w in progress.warnings)
+    restore(repo_handle.open(), snap, tmp_path / "out")
+    restored = sqlite3.connect(tmp_path / "out/app/odd.db")
+    assert restored.execute("SELECT count(*) FROM t").fetchone()[0] == 500
+    assert restored.execute("SELECT sql FROM sqlite_schema WHERE name = 'ext'").fetchone()
+    restored.close()

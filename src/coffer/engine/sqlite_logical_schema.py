@@ -97,6 +97,8 @@ def _plan(conn: sqlite3.Connection) -> Plan:
     listing = {r[1]: (r[2], r[4]) for r in conn.execute("PRAGMA main.table_list")}
     vtabs = {n: module_of(sql) for t, n, _, sql in rows if t == "table" and _is_virtual(sql)}
     raw_owners = {n for n, (module, content) in vtabs.items() if not _readable(module, content)}
+    for name in raw_owners:
+        _require_module(conn, name, vtabs[name][0])
     objects, plain, content, shadow, internal, rebuild = [], [], [], [], [], []
     for type_, name, tbl_name, sql in rows:
         kind, without_rowid = listing.get(name, (type_, 0))
@@ -124,6 +126,16 @@ def _plan(conn: sqlite3.Connection) -> Plan:
             plain.append(_section(conn, name, "table", bool(without_rowid)))
     objects.sort(key=lambda o: GROUP_ORDER.index(o.type))
     return Plan(objects, plain + content + shadow + internal, rebuild)
+
+
+def _require_module(conn: sqlite3.Connection, name: str, module: str) -> None:
+    """Refuse a virtual table whose module this SQLite lacks: its restore would fail too."""
+    try:
+        conn.execute(f"SELECT 1 FROM main.{quote(name)} LIMIT 0").fetchall()
+    except sqlite3.Error as exc:
+        raise UnsupportedDatabase(
+            f"virtual table {name!r} needs module {module!r}, which this SQLite lacks ({exc})"
+        ) from None
 
 
 def _is_virtual(sql: str | None) -> bool:
