@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,15 @@ def _read_run(repo: Repository, run: list[tuple[bytes, Location]]) -> Iterator[b
         yield repo.open_blob(bid, loc, raw[start : start + loc.length])
 
 
+@dataclass
+class _DatabaseJob:
+    node: Node
+    rel: str
+    tmp_name: str
+    thread: threading.Thread = field(default_factory=threading.Thread)
+    error: BaseException | None = None
+
+
 class Restorer:
     """Writes nodes below an open directory descriptor."""
 
@@ -86,19 +96,29 @@ class Restorer:
         self.result = RestoreResult()
         self.scratch_fd: int | None = None
         self.scratch_path: Path | None = None
+        self._jobs = 0
 
     def restore_nodes(self, dir_fd: int, nodes: list[Node], prefix: str) -> None:
         links = []
-        for node in nodes:
-            name = check_component(node.name)
-            if node.type == "symlink":
-                links.append(node)
-            elif node.type == "dir":
-                self._restore_dir(dir_fd, node, f"{prefix}{name}")
-            elif node.type == "file" and node.format == "sqlite-logical":
-                self._restore_logical_db(dir_fd, node, f"{prefix}{name}")
-            elif node.type == "file":
-                self._restore_file(dir_fd, node, f"{prefix}{name}")
+        databases = [
+            self._start_logical_db(node, f"{prefix}{check_component(node.name)}")
+            for node in nodes
+            if node.type == "file" and node.format == "sqlite-logical"
+        ]
+        try:
+            for node in nodes:
+                name = check_component(node.name)
+                if node.type == "symlink":
+                    links.append(node)
+                elif node.type == "dir":
+                    self._restore_dir(dir_fd, node, f"{prefix}{name}")
+                elif node.type == "file" and node.format != "sqlite-logical":
+                    self._restore_file(dir_fd, node, f"{prefix}{name}")
+        finally:
+            for job in databases:
+                job.thread.join()
+        for job in databases:
+            self._finish_logical_db(dir_fd, job)
         for node in links:  # after files and dirs, so no write can pass through them
             self._restore_symlink(dir_fd, node, f"{prefix}{node.name}")
 
@@ -157,24 +177,44 @@ class Restorer:
                 self.progress.advance(len(plain))
                 yield plain
 
-    def _restore_logical_db(self, dir_fd: int, node: Node, rel: str) -> None:
-        """Rebuild a database from its logical stream in a private folder, then move it in."""
-        if self.scratch_fd is None or self.scratch_path is None:
+    def _start_logical_db(self, node: Node, rel: str) -> _DatabaseJob:
+        """Start rebuilding a database from its logical stream, beside the other files.
+
+        A thread feeds the stream to a child process (:class:`ProcessRestore`) that decodes and
+        inserts the rows on the other core, into a private scratch folder, while this thread
+        restores the directory's other entries; :meth:`_finish_logical_db` moves it in. The
+        rebuilt file is verified with quick_check (b-tree structure, constraints); a full
+        integrity_check would only re-verify indexes SQLite has just built itself.
+        """
+        if self.scratch_path is None:
             raise IntegrityError("internal: no scratch folder for database restores")
-        tmp_name = f"db-{self.result.files}"
-        try:
-            # decoding and inserting rows holds the GIL: a child process does it on the other
-            # core while this one fetches, authenticates and decompresses blobs. The rebuilt
-            # file is verified with quick_check (b-tree structure, constraints); a full
-            # integrity_check would only re-verify indexes SQLite has just built itself.
-            with ProcessRestore(self.scratch_path / tmp_name, full_check=False) as child:
-                for plain in self._blobs(node):
-                    child.write(plain)
-                child.finish()
-        except (IntegrityError, BackendError) as exc:
-            self._fail(rel, exc)
+        self._jobs += 1
+        job = _DatabaseJob(node, rel, f"db-{self._jobs}")
+        target = self.scratch_path / job.tmp_name
+
+        def feed() -> None:
+            try:
+                with ProcessRestore(target, full_check=False) as child:
+                    for plain in self._blobs(node):
+                        child.write(plain)
+                    child.finish()
+            except BaseException as exc:  # handed to the restoring thread
+                job.error = exc
+
+        job.thread = threading.Thread(target=feed, name="coffer-db-restore", daemon=True)
+        job.thread.start()
+        return job
+
+    def _finish_logical_db(self, dir_fd: int, job: _DatabaseJob) -> None:
+        if self.scratch_fd is None:
+            raise IntegrityError("internal: no scratch folder for database restores")
+        if isinstance(job.error, IntegrityError | BackendError):
+            self._fail(job.rel, job.error)
             return
-        fd = os.open(tmp_name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.scratch_fd)
+        if job.error is not None:
+            raise job.error
+        node = job.node
+        fd = os.open(job.tmp_name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.scratch_fd)
         try:
             os.chmod(fd, stat.S_IMODE(node.mode))
             os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
@@ -182,10 +222,10 @@ class Restorer:
         finally:
             os.close(fd)
         _unlink_if_symlink(dir_fd, node.name)
-        os.rename(tmp_name, node.name, src_dir_fd=self.scratch_fd, dst_dir_fd=dir_fd)
+        os.rename(job.tmp_name, node.name, src_dir_fd=self.scratch_fd, dst_dir_fd=dir_fd)
         self.result.files += 1
         self.result.bytes += size
-        self.progress.file_done(rel)
+        self.progress.file_done(job.rel)
 
     def _fail(self, rel: str, exc: Exception) -> None:
         self.result.errors.append({"path": rel, "error": str(exc)})
