@@ -107,3 +107,26 @@ def test_backup_refuses_to_commit_a_snapshot_whose_packs_vanished(
     with pytest.raises(RepositoryError, match="removed while it ran"):
         backup(repo, [src], BackupOptions(use_parent=False), DeleteAPackMidway())
     assert repo_handle.open().snapshot_ids() == before
+
+
+def test_file_vanishing_mid_backup_is_skipped_and_recorded(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    from coffer.engine.progress import Progress
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("first")
+    (src / "b.txt").write_text("deleted while the backup runs")
+    (src / "c.txt").write_text("third")
+
+    class DeleteTheNextFile(Progress):
+        def file_done(self, path: str) -> None:
+            if path.endswith("a.txt"):
+                (src / "b.txt").unlink()
+
+    result = backup(repo_handle.open(), [src], BackupOptions(), DeleteTheNextFile())
+    assert [s["path"] for s in result.skipped] == [str(src / "b.txt")]
+    assert [n.name for n in result.snapshot.tree[0].children] == ["a.txt", "c.txt"]
+    saved = repo_handle.open().load_snapshot(result.snapshot.id)
+    assert saved.skipped == result.skipped
