@@ -125,9 +125,9 @@ class Uploader:
     def _ship(self) -> None:
         if not len(self._writer):
             return
-        data, entries = self._writer.finish_unhashed()
         self._check_failures()
-        self._slots.acquire()
+        self._slots.acquire()  # before joining the pack: a finished pack never waits in memory
+        data, entries = self._writer.finish_unhashed()
         self._futures.append(self._pool.submit(self._upload, data, entries))
 
     def _upload(self, data: bytes, entries: list[PackEntry]) -> None:
