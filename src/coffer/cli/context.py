@@ -140,6 +140,16 @@ def read_recovery_key(opts: Options) -> RecoveryKey:
     return RecoveryKey.parse(text)
 
 
+def write_recovery_key_file(path: Path, key: RecoveryKey) -> None:
+    """Write a recovery key to a NEW file only the user can read (0600); never overwrite."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.display() + "\n")
+
+
 def open_repository(opts: Options) -> Repository:
     """Open the repository with the key the user supplied.
 

@@ -8,7 +8,6 @@ reached and V escrowed before the repository is written, so a refusal leaves not
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -16,7 +15,7 @@ import click
 from coffer.backends.base import ObjectType
 from coffer.cli import unlock
 from coffer.cli.config_file import VaultTarget
-from coffer.cli.context import Options, backend_for, common_options
+from coffer.cli.context import Options, backend_for, common_options, write_recovery_key_file
 from coffer.cli.output import emit_json
 from coffer.cli.password_input import ENV_PASSWORD, read_new_password
 from coffer.crypto.recovery import RecoveryKey
@@ -28,12 +27,6 @@ INSTRUCTION = (
     "This is your recovery key. It is the ONLY way to open these backups without a vault\n"
     "password: write it down or store it in a password manager now. Coffer will not show it again."
 )
-
-
-def _save_key(path: Path, key: RecoveryKey) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.display() + "\n")
 
 
 @click.command("init")
@@ -72,7 +65,7 @@ def command(
     key = RecoveryKey.generate()
     info["key_slot"] = repo.add_slot(SlotKind.RECOVERY, key.secret)
     if save_recovery_key is not None:
-        _save_key(save_recovery_key, key)
+        write_recovery_key_file(save_recovery_key, key)
     if opts.json:
         emit_json({**info, "recovery_key": key.display()})
         return

@@ -14,13 +14,18 @@ Rules:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from coffer.cli import remember
-from coffer.cli.context import Options, backend_for, common_options, open_repository
+from coffer.cli.context import (
+    Options,
+    backend_for,
+    common_options,
+    open_repository,
+    write_recovery_key_file,
+)
 from coffer.cli.output import emit_json
 from coffer.cli.unlock import META_ACCOUNT, META_FINGERPRINT, META_URL
 from coffer.crypto.recovery import RecoveryKey
@@ -67,12 +72,6 @@ def list_keys(opts: Options) -> None:
         click.echo(line)
 
 
-def _save_key(path: Path, recovery: RecoveryKey) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(recovery.display() + "\n")
-
-
 @key.command("add-recovery")
 @common_options
 @click.option(
@@ -86,7 +85,7 @@ def add_recovery(opts: Options, save_recovery_key: Path | None) -> None:
     recovery = RecoveryKey.generate()
     slot_id = repo.add_slot(SlotKind.RECOVERY, recovery.secret)
     if save_recovery_key is not None:
-        _save_key(save_recovery_key, recovery)
+        write_recovery_key_file(save_recovery_key, recovery)
     if opts.json:
         emit_json({"key_slot": slot_id, "recovery_key": recovery.display()})
         return
