@@ -134,3 +134,13 @@ def test_bandwidth_limit_flags_wrap_the_backend(env: dict[str, Path]) -> None:
     backend = backend_for(opts)
     assert isinstance(backend, LimitedBackend)
     assert not isinstance(backend_for(Options(str(env["repo"]), None, False, True)), LimitedBackend)
+
+
+def test_init_refuses_an_existing_key_file_before_creating_anything(
+    env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    env["key"].write_text("something the user keeps\n")
+    r = run_cli(capsys, "init", "--save-recovery-key", str(env["key"]))
+    assert r.code == 2 and "already exists" in r.err
+    assert not env["repo"].exists()
+    assert env["key"].read_text() == "something the user keeps\n"

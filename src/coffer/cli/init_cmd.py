@@ -22,6 +22,7 @@ from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
 from coffer.engine.errors import RepositoryExists
 from coffer.engine.repository import Repository
+from coffer.errors import UsageError
 
 INSTRUCTION = (
     "This is your recovery key. It is the ONLY way to open these backups without a vault\n"
@@ -45,6 +46,8 @@ def command(
 ) -> None:
     """Create a new encrypted repository; print its recovery key once (unless --password)."""
     backend = backend_for(opts)
+    if save_recovery_key is not None and save_recovery_key.exists():
+        raise UsageError(f"{save_recovery_key} already exists; the recovery key goes to a new file")
     use_recovery = use_recovery or not use_password or save_recovery_key is not None
     vault_slot: tuple[bytes, dict[str, str]] | None = None
     if use_password:
@@ -64,14 +67,14 @@ def command(
         return
     key = RecoveryKey.generate()
     info["key_slot"] = repo.add_slot(SlotKind.RECOVERY, key.secret)
-    if save_recovery_key is not None:
-        write_recovery_key_file(save_recovery_key, key)
     if opts.json:
         emit_json({**info, "recovery_key": key.display()})
-        return
-    _report(opts, info)
-    click.echo(INSTRUCTION + "\n")
-    click.echo("    " + key.display() + "\n")
+    else:
+        _report(opts, info)
+        click.echo(INSTRUCTION + "\n")
+        click.echo("    " + key.display() + "\n")
+    if save_recovery_key is not None:  # after showing the key: a failed write never loses it
+        write_recovery_key_file(save_recovery_key, key)
 
 
 def _hints(target: VaultTarget) -> tuple[str, ...]:
