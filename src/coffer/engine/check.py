@@ -19,13 +19,11 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import zstandard
-
 from coffer.backends.base import BackendError, ObjectType
-from coffer.engine.index import Index, Location, decode_index
+from coffer.engine.index import Index, Location
 from coffer.engine.pack import PackEntry
 from coffer.engine.progress import Progress
-from coffer.engine.repository import Repository
+from coffer.engine.repository import Repository, merge_index_objects
 from coffer.engine.snapshot import walk
 from coffer.errors import IntegrityError
 
@@ -64,20 +62,10 @@ class Checker:
                 self.error(f"keys/{name}: damaged (content does not match its ID)")
 
     def check_index(self) -> None:
-        decoded: dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]] = {}
-        for oid, _ in self.repo.backend.list(ObjectType.INDEX):
-            try:
-                plain = zstandard.ZstdDecompressor().decompress(
-                    self.repo.load_object(ObjectType.INDEX, oid), max_output_size=1 << 31
-                )
-                decoded[oid] = decode_index(plain)
-            except (IntegrityError, zstandard.ZstdError) as exc:
-                self.error(f"index/{oid}: damaged ({exc})")
-        superseded = {s for sup, _ in decoded.values() for s in sup}
-        for oid, (_sup, packs) in decoded.items():
-            if oid not in superseded:
-                for pack_id, entries in packs:
-                    self.index.add_pack(pack_id, entries)
+        decoded, damaged, _vanished = self.repo.read_index_objects()
+        for oid, reason in damaged.items():
+            self.error(f"index/{oid}: damaged ({reason})")
+        self.index, _live = merge_index_objects(decoded)
 
     def check_snapshots(self) -> None:
         for oid in self.repo.snapshot_ids():

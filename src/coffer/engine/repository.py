@@ -48,6 +48,8 @@ from coffer.engine.snapshot import Snapshot
 from coffer.errors import IntegrityError, RepositoryError, WrongKey
 
 CONFIG_MAGIC = b"CFRC"
+# index object ID → (IDs it supersedes, [(pack ID, entries)])
+DecodedIndex = dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]]
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<4sB32s")
 
@@ -218,27 +220,20 @@ class Repository:
         re-read from their own headers, so a damaged index never makes data unreachable.
         """
         for _attempt in range(5):
-            decoded, damaged, vanished = self._read_index_objects()
+            decoded, damaged, vanished = self.read_index_objects()
             if not vanished:
                 break  # else a prune replaced index objects while we listed: list again
-        superseded = {s for sup, _ in decoded.values() for s in sup}
-        self.index = Index()
-        self.index_ids = set()
-        for oid, (_sup, packs) in decoded.items():
-            if oid in superseded:
-                continue
-            self.index_ids.add(oid)
-            for pack_id, entries in packs:
-                self.index.add_pack(pack_id, entries)
+        self.index, self.index_ids = merge_index_objects(decoded)
         if damaged:
             self._adopt(skip=set())
-        return damaged
+        return list(damaged)
 
-    def _read_index_objects(
+    def read_index_objects(
         self,
-    ) -> tuple[dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]], list[str], bool]:
-        decoded: dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]] = {}
-        damaged = []
+    ) -> tuple[DecodedIndex, dict[str, str], bool]:
+        """Decode every index object: ``(decoded, damaged ID → reason, some object vanished)``."""
+        decoded: DecodedIndex = {}
+        damaged: dict[str, str] = {}
         vanished = False
         for oid, _ in self.backend.list(ObjectType.INDEX):
             try:
@@ -248,8 +243,8 @@ class Repository:
                 decoded[oid] = decode_index(plain)
             except ObjectNotFound:
                 vanished = True
-            except (IntegrityError, zstandard.ZstdError):
-                damaged.append(oid)
+            except (IntegrityError, zstandard.ZstdError) as exc:
+                damaged[oid] = str(exc)
         return decoded, damaged, vanished
 
     def adopt_unindexed_packs(self) -> list[tuple[str, list[PackEntry]]]:
@@ -370,6 +365,21 @@ class Repository:
 
     def blob_id(self, data: bytes | memoryview) -> bytes:
         return keyed_blob_id(self.keys.chunk_id, data)
+
+
+def merge_index_objects(
+    decoded: DecodedIndex,
+) -> tuple[Index, set[str]]:
+    """Merge decoded index objects, ignoring superseded ones; return the index and live IDs."""
+    superseded = {s for sup, _ in decoded.values() for s in sup}
+    index, live = Index(), set()
+    for oid, (_sup, packs) in decoded.items():
+        if oid in superseded:
+            continue
+        live.add(oid)
+        for pack_id, entries in packs:
+            index.add_pack(pack_id, entries)
+    return index, live
 
 
 def _config_ad(repo_id: bytes, header: bytes) -> bytes:
