@@ -200,6 +200,14 @@ class Backend(abc.ABC):
     def remove(self, kind: ObjectType, name: str) -> None:
         """Delete the object."""
 
+    def _list_config(self) -> Iterator[tuple[str, int]]:
+        """``list(CONFIG)`` for stores where config is an ordinary object: it, or nothing."""
+        try:
+            size = self.stat(ObjectType.CONFIG, "config")
+        except ObjectNotFound:
+            return
+        yield "config", size
+
     def exists(self, kind: ObjectType, name: str) -> bool:
         """True when the object exists."""
         try:

@@ -180,11 +180,7 @@ class LocalBackend(Backend):
 
     def list(self, kind: ObjectType) -> Iterator[tuple[str, int]]:
         if kind is ObjectType.CONFIG:
-            try:
-                size = self.stat(kind, "config")
-            except ObjectNotFound:
-                return
-            yield "config", size
+            yield from self._list_config()
             return
         top = self._root / kind.value
         folders = [top]

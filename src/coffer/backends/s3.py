@@ -261,11 +261,7 @@ class S3Backend(Backend):
 
     def list(self, kind: ObjectType) -> Iterator[tuple[str, int]]:
         if kind is ObjectType.CONFIG:
-            try:
-                size = self.stat(kind, "config")
-            except ObjectNotFound:
-                return
-            yield "config", size
+            yield from self._list_config()
             return
         found: builtins.list[tuple[str, int]] = []
         folder = f"{self.prefix}/{kind.value}/" if self.prefix else f"{kind.value}/"
