@@ -1,4 +1,4 @@
-"""Project-wide test isolation: no test writes caches or config into the real home folder."""
+"""Project-wide test set-up: no test writes into the real home folder; fast vault KSFs allowed."""
 
 from __future__ import annotations
 
@@ -16,5 +16,8 @@ def _private_cache_and_config(tmp_path_factory: pytest.TempPathFactory) -> Itera
         path = Path(root) / var.lower()
         path.mkdir()
         mp.setenv(var, str(path))
+    # the tests' vaults use a 64 KiB Argon2id so that they run fast; the client's default floor
+    # (19 MiB, 2 passes) is itself tested with an explicit min_ksf in tests/vault/test_flows.py
+    mp.setenv("COFFER_VAULT_MIN_KSF", "8,1")
     yield
     mp.undo()

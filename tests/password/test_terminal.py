@@ -50,6 +50,7 @@ def _in_terminal(args: list[str], answers: list[tuple[str, str]], env: dict[str,
 def test_prompts_at_a_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
     env["COFFER_CONFIG"] = str(tmp_path / "cfg" / "config.toml")
+    env["COFFER_VAULT_MIN_KSF"] = "8,1"  # the test vault's fast KSF (see tests/conftest.py)
     repo = ["--repo", str(tmp_path / "repo")]
     with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
         code, out, left = _in_terminal(

@@ -14,6 +14,7 @@ from coffer.vault.errors import (
     AccountExists,
     VaultKeyMismatch,
     VaultLocked,
+    VaultProtocolError,
     VaultUnavailable,
     WrongPassword,
 )
@@ -182,3 +183,39 @@ def test_misbehaving_vault_gives_typed_errors(status: int, content: bytes, error
     with pytest.raises(VaultError) as info:
         _misbehaving(status, content).recover("alice", PW)
     assert type(info.value).__name__ == error and info.value.exit_code == 15
+
+
+def test_client_refuses_weak_stretching_whoever_asks(http: TestClient) -> None:
+    """/v1/info is not authenticated: a trivial advertised KSF must not weaken the record."""
+    from coffer.opaque import IdentityKSF
+    from coffer.vault.client import MIN_KSF_DEFAULT
+
+    strict = VaultClient("http://vault.test", transport=http, min_ksf=MIN_KSF_DEFAULT)
+    with pytest.raises(VaultProtocolError, match="below this device's floor"):
+        strict.register("kate", PW, V)  # the test vault advertises 64 KiB
+    with pytest.raises(VaultProtocolError):
+        strict.register("kate", PW, V, ksf=IdentityKSF())
+    assert strict.attempts_left("kate") >= 0  # nothing was registered, no error either way
+
+
+def test_fingerprint_mismatch_is_not_remembered(
+    http: TestClient, core: VaultCore, tmp_path: Path
+) -> None:
+    known = tmp_path / "known_vaults.json"
+    wrong = VaultClient(
+        "http://vault.test",
+        known_vaults_path=known,
+        transport=http,
+        expected_fingerprint="0000:0000:0000:0000:0000:0000:0000:0000",
+    )
+    with pytest.raises(VaultKeyMismatch):
+        wrong.info()
+    assert not known.exists() or core.setup.public_key.hex() not in known.read_text()
+    right = VaultClient("http://vault.test", known_vaults_path=known, transport=http)
+    assert right.info().public_key == core.setup.public_key
+
+
+def test_error_body_cannot_crash_the_client() -> None:
+    with pytest.raises(VaultError) as info:
+        _misbehaving(400, b'{"error": "bad_request", "message": "x", "self": 1}').recover("a", PW)
+    assert info.value.exit_code == 15

@@ -175,15 +175,14 @@ def vault_client(url: str, key: str | None) -> VaultClient:
         pinned_key=public,
         known_vaults_path=None if public else known_vaults_path(),
         transport=_TRANSPORTS.get(url.rstrip("/")),
+        expected_fingerprint=expected,  # checked before known-vaults.json records anything
     )
     if expected is not None:
-        actual = client.info().fingerprint
-        if actual != expected:
+        try:
+            client.info()
+        except VaultKeyMismatch:
             client.close()
-            raise VaultKeyMismatch(
-                f"vault {url} presents key {actual}, but the pinned key is {expected}: refusing "
-                "to send anything derived from the password"
-            )
+            raise
     return client
 
 

@@ -22,6 +22,7 @@ with the sans-I/O functions of :mod:`coffer.opaque`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,12 @@ import httpx
 from coffer.opaque import (
     KSF,
     REGISTRATION_RESPONSE_LEN,
+    Argon2idKSF,
     Config,
     EncodingError,
     InvalidLogin,
     MisuseError,
+    OpaqueError,
     client_login_finish,
     client_login_start,
     client_registration_finish,
@@ -49,6 +52,7 @@ from coffer.vault.errors import (
     RateLimited,
     RequestRefused,
     TooLarge,
+    VaultConfigError,
     VaultKeyMismatch,
     VaultLocked,
     VaultProtocolError,
@@ -105,9 +109,13 @@ class VaultClient:
         known_vaults_path: Path | None = None,
         transport: httpx.BaseTransport | httpx.Client | None = None,
         timeout: float = 10.0,
+        expected_fingerprint: str | None = None,
+        min_ksf: Argon2idKSF | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.pinned_key = pinned_key
+        self.expected_fingerprint = expected_fingerprint
+        self.min_ksf = min_ksf_from_env() if min_ksf is None else min_ksf
         self.known_vaults_path = known_vaults_path
         if isinstance(transport, httpx.Client):
             self._http = transport
@@ -149,7 +157,7 @@ class VaultClient:
     ) -> None:
         """First registration of ``account``: escrow ``secret`` (V) behind ``password``."""
         wire.check_account(account)
-        ksf = ksf or self.info().default_ksf
+        ksf = self._strong_enough(ksf or self.info().default_ksf)
         state, request = client_registration_start(password)
         start = self._post("/v1/register/start", account=account, registration_request=request)
         record, export_key = self._finish_registration(state, start, ksf)
@@ -172,8 +180,8 @@ class VaultClient:
 
     def change_password(self, account: str, old: bytes, new: bytes, ksf: KSF | None = None) -> None:
         """Replace the record: log in with ``old``, re-register with ``new``, keep V."""
+        ksf = self._strong_enough(ksf or self.info().default_ksf)
         login = self._login(account, old)
-        ksf = ksf or self.info().default_ksf
         state, request = client_registration_start(new)
         auth_key = _crypto.derive(login.session_key, _crypto.LABEL_AUTH)
         grant = self._post_login_end(
@@ -279,6 +287,24 @@ class VaultClient:
         except _crypto.OpenFailed:
             raise VaultProtocolError("the escrowed secret from the vault does not open") from None
 
+    def _strong_enough(self, ksf: KSF) -> KSF:
+        """Refuse password stretching below this device's floor, whoever asked for it.
+
+        The vault advertises the KSF for new records, but ``/v1/info`` is not authenticated by
+        OPAQUE: a network attacker (or the operator) could ask for a trivial cost and so make
+        a stolen vault database cheap to attack offline.
+        """
+        floor = self.min_ksf
+        weak = not isinstance(ksf, Argon2idKSF) or (
+            ksf.memory_kib < floor.memory_kib or ksf.iterations < floor.iterations
+        )
+        if weak:
+            raise VaultProtocolError(
+                f"the vault asks for password stretching {ksf.describe()}, below this device's "
+                f"floor {floor.describe()} (COFFER_VAULT_MIN_KSF); refusing to register"
+            )
+        return ksf
+
     # -- pinning ---------------------------------------------------------------------------
     def _check_pin(self, key: bytes) -> None:
         if self.pinned_key is not None:
@@ -288,6 +314,14 @@ class VaultClient:
                     f"expected {_crypto.fingerprint(self.pinned_key)}"
                 )
             return
+        if self.expected_fingerprint is not None:
+            actual = _crypto.fingerprint(key)
+            if actual != self.expected_fingerprint:  # checked before anything is remembered
+                raise VaultKeyMismatch(
+                    f"vault {self.url} presents key {actual}, but the pinned key is "
+                    f"{self.expected_fingerprint}: refusing to send anything derived from the "
+                    "password"
+                )
         known = KnownVaults(self.known_vaults_path) if self.known_vaults_path else None
         if known is not None:
             known.check_or_add(self.url, key)
@@ -359,11 +393,31 @@ class _LoginFailed(RequestRefused):
 def _refusal(status: int, body: dict[str, Any]) -> RequestRefused:
     code = str(body.get("error", ""))
     message = str(body.get("message", f"HTTP {status}"))
-    extra = {k: v for k, v in body.items() if k not in ("error", "message")}
+    extra = {k: v for k, v in body.items() if k in ("attempts_left", "locked", "retry_after")}
     if code == "login_failed":
         return _LoginFailed(message, **extra)
     cls = _CODES.get(code, BadRequest)
     return cls(message, **extra)
+
+
+MIN_KSF_DEFAULT = Argon2idKSF(memory_kib=19456, iterations=2, parallelism=1)
+
+
+def min_ksf_from_env() -> Argon2idKSF:
+    """The weakest Argon2id this device accepts: ``COFFER_VAULT_MIN_KSF=MEMORY_KIB,ITERATIONS``.
+
+    The default is opaque-ke's (19 MiB, 2 passes), which every profile Coffer ships meets.
+    """
+    text = os.environ.get("COFFER_VAULT_MIN_KSF", "").strip()
+    if not text:
+        return MIN_KSF_DEFAULT
+    try:
+        memory, iterations = (int(x) for x in text.split(","))
+        return Argon2idKSF(memory_kib=memory, iterations=iterations, parallelism=1)
+    except (ValueError, OpaqueError):
+        raise VaultConfigError(
+            f"COFFER_VAULT_MIN_KSF must be MEMORY_KIB,ITERATIONS, not {text!r}"
+        ) from None
 
 
 def _escrow_ad(account: str) -> bytes:
