@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from coffer.cli.verify import compare_trees
 from coffer.engine.backup import BackupOptions, backup
 from coffer.engine.restore import restore
@@ -130,3 +132,63 @@ def test_file_vanishing_mid_backup_is_skipped_and_recorded(
     assert [n.name for n in result.snapshot.tree[0].children] == ["a.txt", "c.txt"]
     saved = repo_handle.open().load_snapshot(result.snapshot.id)
     assert saved.skipped == result.skipped
+
+
+@pytest.mark.parametrize("db_mode", ["pages", "logical"])
+def test_broken_database_is_stored_as_plain_bytes(
+    repo_handle: RepoHandle, tmp_path: Path, db_mode: str
+) -> None:
+    from coffer.engine.progress import CollectingProgress
+
+    src = tmp_path / "src"
+    src.mkdir()
+    broken = b"SQLite format 3\x00" + os.urandom(50_000)  # SQLite's header, then garbage
+    (src / "broken.db").write_bytes(broken)
+    (src / "ok.txt").write_text("fine")
+    progress = CollectingProgress()
+    result = backup(repo_handle.open(), [src], BackupOptions(db_mode=db_mode), progress)
+    assert result.skipped == [] and any("stored as a file" in w for w in progress.warnings)
+    restore(repo_handle.open(), result.snapshot, tmp_path / "out")
+    assert (tmp_path / "out/src/broken.db").read_bytes() == broken
+
+
+def test_long_unicode_names_restore(repo_handle: RepoHandle, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    name = "聊" * 80 + ".txt"  # 244 bytes: legal, but name + a suffix would not be
+    (src / name).write_text("hello")
+    result = backup(repo_handle.open(), [src])
+    res = restore(repo_handle.open(), result.snapshot, tmp_path / "out")
+    assert res.errors == [] and (tmp_path / "out/src" / name).read_text() == "hello"
+
+
+def test_unwritable_target_entry_is_reported_and_leaves_nothing_partial(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    (src / "b.txt").write_text("b")
+    result = backup(repo_handle.open(), [src])
+    target = tmp_path / "out"
+    (target / "src" / "a.txt").mkdir(parents=True)
+    (target / "src" / "a.txt" / "keep").write_text("user data")  # a non-empty folder in the way
+    res = restore(repo_handle.open(), result.snapshot, target)
+    assert [e["path"] for e in res.errors] == ["src/a.txt"]
+    assert (target / "src/b.txt").read_text() == "b"
+    assert (target / "src/a.txt/keep").read_text() == "user data"
+    assert not list(target.rglob("*coffer-partial*"))
+
+
+def test_backup_heals_an_index_that_names_deleted_packs(
+    repo_handle: RepoHandle, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path / "src")
+    backup(repo_handle.open(), [src])
+    for pack in [p for p in (repo_handle.path / "data").rglob("*") if p.is_file()]:
+        pack.unlink()  # as if a prune had deleted them under a very long backup
+    healed = backup(repo_handle.open(), [src], BackupOptions(use_parent=False))
+    assert healed.bytes_new > 0  # the blobs were uploaded again, not deduplicated away
+    res = restore(repo_handle.open(), healed.snapshot, tmp_path / "out")
+    assert res.errors == []
+    assert compare_trees(src, tmp_path / "out" / "src") == []

@@ -46,6 +46,6 @@ def command(opts: Options, snapshot: str, target: Path, subpath: str | None, str
         )
     if result.errors:
         raise IntegrityError(
-            f"{len(result.errors)} file(s) could not be restored because stored data is damaged: "
-            + ", ".join(e["path"] for e in result.errors[:5])
+            f"{len(result.errors)} file(s) could not be restored (damaged data or an unwritable "
+            "target; see the warnings above): " + ", ".join(e["path"] for e in result.errors[:5])
         )

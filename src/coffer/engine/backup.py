@@ -18,6 +18,7 @@ import contextlib
 import getpass
 import os
 import socket
+import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, RepositoryError, UsageError
 
 READ_SIZE = 1 << 20
+EARLY_DUMPS = 4  # databases whose dump starts before the walk (each holds a temp file open)
 
 
 @dataclass
@@ -150,7 +152,7 @@ class BackupRun:
         if (self.opts.db_mode or self.repo.params.db_mode) == "logical":
             # start every database's dump now, so it runs beside the walk (sqlite_spool)
             for name, _size in files:
-                if _is_database(name):
+                if len(self._early) < EARLY_DUMPS and _is_database(name):
                     self._early[name] = self.spools.start(Path(name))
         self.progress.start(total, nfiles, "backup")
         try:
@@ -273,7 +275,10 @@ class BackupRun:
                 head = fh.read(16)
                 fh.seek(0)
                 if is_sqlite_header(head):
-                    self._store_sqlite(path, node)
+                    try:
+                        self._store_sqlite(path, node)
+                    except sqlite3.Error as exc:  # damaged, or not really a database
+                        self._store_as_bytes(path, fh, node, exc)
                 elif not self._reuse(node, rel):
                     compressible = not looks_compressed(head)
                     self._store_file(path, fh, node, try_compress=compressible)
@@ -322,6 +327,13 @@ class BackupRun:
             self._add_chunk(chunk, node, try_compress)
         node.size = size
 
+    def _store_as_bytes(self, path: Path, fh: BinaryIO, node: Node, exc: Exception) -> None:
+        """A file with SQLite's header that SQLite cannot read is kept as plain bytes."""
+        self.progress.warn(f"{path}: not a readable SQLite database ({exc}); stored as a file")
+        node.format, node.extra, node.content = "file", {}, []
+        fh.seek(0)
+        self._store_file(path, fh, node, try_compress=True)
+
     def _store_sqlite(self, path: Path, node: Node) -> None:
         self.result_counts["changed"] += 1
         mode = self.opts.db_mode or self.repo.params.db_mode
@@ -362,14 +374,18 @@ class BackupRun:
                 except UnsupportedDatabase as exc:
                     self.progress.warn(f"{path}: logical mode impossible ({exc}); using page mode")
                     node.content = []
-                    self._store_sqlite_pages(path, node)
+                    try:
+                        self._store_sqlite_pages(path, node)
+                    except sqlite3.Error as err:
+                        with open(path, "rb") as fh:
+                            self._store_as_bytes(path, fh, node, err)
                     continue
                 size = 0
                 for chunk in self.db_chunker.chunks(stream):
                     size += len(chunk)
                     self._add_chunk(chunk, node, try_compress=True)
                 node.extra["stream_bytes"] = size
-                dump.file.close()
+                stream.close()
 
     @contextlib.contextmanager
     def _measure(self, source: SourceStats | None) -> Iterator[None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coffer.errors import IntegrityError, RepositoryError, UsageError
+from coffer.errors import CofferError, IntegrityError, RepositoryError, UsageError
 
 
 class RepositoryExists(RepositoryError):
@@ -19,3 +19,7 @@ class PathNotInSnapshot(UsageError):
 
 class UnsafePath(IntegrityError):
     """A snapshot entry names a path that would escape the restore target."""
+
+
+class RestoreWriteError(CofferError):
+    """A restored file could not be written into the target (name, permissions, space)."""

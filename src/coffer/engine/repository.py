@@ -217,16 +217,30 @@ class Repository:
         """Read every index object, skipping superseded ones, into :attr:`index`.
 
         A damaged index object is skipped and its ID returned; the packs it described are then
-        re-read from their own headers, so a damaged index never makes data unreachable.
+        re-read from their own headers, so a damaged index never makes data unreachable. Packs
+        an index lists but storage lacks are left out, so a blob that also exists in another
+        pack is read from there.
         """
         for _attempt in range(5):
             decoded, damaged, vanished = self.read_index_objects()
             if not vanished:
                 break  # else a prune replaced index objects while we listed: list again
         self.index, self.index_ids = merge_index_objects(decoded)
+        present = dict(self.backend.list(ObjectType.DATA))
+        self._drop_packs(self.index.packs - set(present))
         if damaged:
-            self._adopt(skip=set())
+            self._adopt(skip=set(), listing=present)
         return list(damaged)
+
+    def _drop_packs(self, gone: set[str]) -> None:
+        """Forget packs in the in-memory index (a blob also stored elsewhere stays findable)."""
+        if not gone & self.index.packs:
+            return
+        view = Index()
+        for pack_id, entries in self.index.pack_entries():
+            if pack_id not in gone:
+                view.add_pack(pack_id, entries)
+        self.index = view
 
     def read_index_objects(
         self,
@@ -254,23 +268,26 @@ class Repository:
         index object. Headers are authenticated; a pack whose header fails is left alone for
         ``check`` to report. Returns the adopted packs so a backup can write them to its index.
 
-        Called by writers (backup) only: packs a pending prune plan condemned are also dropped
-        from this in-memory view, so a backup never deduplicates against a pack that prune may
-        delete (docs/lifecycle.md). Readers (restore, check) keep seeing them.
+        Called by writers (backup) only: packs a pending prune plan condemned, and packs an
+        index lists but storage no longer has, are dropped from this in-memory view, so a backup
+        never deduplicates against a pack that prune may delete or has deleted
+        (docs/lifecycle.md). Readers (restore, check) keep seeing them.
         """
         condemned = self.condemned_packs()
-        if condemned & self.index.packs:
-            view = Index()
-            for pack_id, entries in self.index.pack_entries():
-                if pack_id not in condemned:
-                    view.add_pack(pack_id, entries)
-            self.index = view
-        return self._adopt(skip=condemned)
+        present = dict(self.backend.list(ObjectType.DATA))
+        # packs an index lists but storage lacks (deleted under a backup that outlived prune's
+        # grace period) are dropped too: their blobs get uploaded again and the repository heals
+        self._drop_packs(condemned | (self.index.packs - set(present)))
+        return self._adopt(skip=condemned, listing=present)
 
-    def _adopt(self, skip: set[str]) -> list[tuple[str, list[PackEntry]]]:
+    def _adopt(
+        self, skip: set[str], listing: dict[str, int] | None = None
+    ) -> list[tuple[str, list[PackEntry]]]:
         known = self.index.packs | skip
         adopted = []
-        for pack_id, size in self.backend.list(ObjectType.DATA):
+        if listing is None:
+            listing = dict(self.backend.list(ObjectType.DATA))
+        for pack_id, size in listing.items():
             if pack_id in known:
                 continue
             try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coffer.backends.base import BackendError, ObjectType
-from coffer.engine.errors import PathNotInSnapshot, UnsafePath
+from coffer.engine.errors import PathNotInSnapshot, RestoreWriteError, UnsafePath
 from coffer.engine.index import Location
 from coffer.engine.progress import Progress
 from coffer.engine.repository import Repository
@@ -97,6 +98,7 @@ class Restorer:
         self.scratch_fd: int | None = None
         self.scratch_path: Path | None = None
         self._jobs = 0
+        self._db_slots = threading.BoundedSemaphore(2)  # database rebuilds at a time
 
     def restore_nodes(self, dir_fd: int, nodes: list[Node], prefix: str) -> None:
         links = []
@@ -140,36 +142,43 @@ class Restorer:
         self.result.dirs += 1
 
     def _restore_file(self, dir_fd: int, node: Node, rel: str) -> None:
-        tmp = f".{node.name[:200]}.coffer-partial"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dir_fd)
+        # a fixed-length name: a long (legal) non-ASCII name plus a suffix could exceed 255 bytes
+        tmp = f".coffer-partial-{secrets.token_hex(8)}"
         fd = os.open(tmp, _FILE_FLAGS | os.O_EXCL, 0o600, dir_fd=dir_fd)
         try:
             written = 0
             with os.fdopen(fd, "wb", closefd=False) as out:
-                for run in _runs(self.repo, node.content):
-                    for plain in _read_run(self.repo, run):
-                        out.write(plain)
-                        written += len(plain)
-                        self.progress.advance(len(plain))
+                for plain in self._blobs(node):
+                    out.write(plain)
+                    written += len(plain)
             os.chmod(fd, stat.S_IMODE(node.mode))
             os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
-        except (IntegrityError, BackendError) as exc:
             os.close(fd)
-            os.unlink(tmp, dir_fd=dir_fd)
+            fd = -1
+            _unlink_if_symlink(dir_fd, node.name)
+            os.rename(tmp, node.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except (IntegrityError, BackendError) as exc:
+            self._discard(fd, dir_fd, tmp)
             self._fail(rel, exc)
             return
+        except OSError as exc:
+            self._discard(fd, dir_fd, tmp)
+            self._fail(rel, RestoreWriteError(f"{rel}: cannot be written ({exc.strerror})"))
+            return
         except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dir_fd)
+            self._discard(fd, dir_fd, tmp)
             raise
-        os.close(fd)
-        _unlink_if_symlink(dir_fd, node.name)
-        os.rename(tmp, node.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         self.result.files += 1
         self.result.bytes += written
         self.progress.file_done(rel)
+
+    @staticmethod
+    def _discard(fd: int, dir_fd: int, tmp: str) -> None:
+        """Close and remove an unfinished temporary file: no partial file stays behind."""
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
 
     def _blobs(self, node: Node) -> Iterator[bytes]:
         for run in _runs(self.repo, node.content):
@@ -194,7 +203,7 @@ class Restorer:
 
         def feed() -> None:
             try:
-                with ProcessRestore(target, full_check=False) as child:
+                with self._db_slots, ProcessRestore(target, full_check=False) as child:
                     for plain in self._blobs(node):
                         child.write(plain)
                     child.finish()
@@ -210,6 +219,10 @@ class Restorer:
             raise IntegrityError("internal: no scratch folder for database restores")
         if isinstance(job.error, IntegrityError | BackendError):
             self._fail(job.rel, job.error)
+            return
+        if isinstance(job.error, OSError):
+            message = f"{job.rel}: cannot be rebuilt ({job.error.strerror or job.error})"
+            self._fail(job.rel, RestoreWriteError(message))
             return
         if job.error is not None:
             raise job.error

@@ -33,8 +33,8 @@ class SpooledDump:
 
     def __init__(self, db_path: Path, tmpdir: str | None) -> None:
         self.db_path = db_path
-        # closed in close(); anonymous (already unlinked), so it cannot outlive the process
-        self.file: BinaryIO = tempfile.TemporaryFile(prefix="coffer-dump-", dir=tmpdir)  # noqa: SIM115
+        self._tmpdir = tmpdir
+        self.file: BinaryIO | None = None  # opened when the dump starts, closed by close()
         self._proc: subprocess.Popen[bytes] | None = None
         self._error: str | None = None
         self._done = threading.Event()
@@ -46,6 +46,8 @@ class SpooledDump:
             if self._cancelled:
                 self._error = "cancelled"
                 return
+            # anonymous (already unlinked): it cannot outlive the process
+            self.file = tempfile.TemporaryFile(prefix="coffer-dump-", dir=self._tmpdir)  # noqa: SIM115
             self._proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -70,7 +72,7 @@ class SpooledDump:
     def stream(self) -> BinaryIO:
         """Wait for the dump; return its stream at offset 0."""
         self._done.wait()
-        if self._error is not None:
+        if self._error is not None or self.file is None:
             raise UnsupportedDatabase(f"cannot dump {self.db_path}: {self._error}")
         self.file.seek(0)
         return self.file
@@ -80,7 +82,8 @@ class SpooledDump:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
         self._done.wait()
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
 
 
 class SpoolQueue:
