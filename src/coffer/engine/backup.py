@@ -149,13 +149,13 @@ class BackupRun:
         self.uploader.extra_packs = self.repo.adopt_unindexed_packs()
         files = list(_regular_files(paths))
         total, nfiles = sum(size for _, size in files), len(files)
-        if (self.opts.db_mode or self.repo.params.db_mode) == "logical":
-            # start every database's dump now, so it runs beside the walk (sqlite_spool)
-            for name, _size in files:
-                if len(self._early) < EARLY_DUMPS and _is_database(name):
-                    self._early[name] = self.spools.start(Path(name))
         self.progress.start(total, nfiles, "backup")
         try:
+            if (self.opts.db_mode or self.repo.params.db_mode) == "logical":
+                # start the first databases' dumps now, to run beside the walk (sqlite_spool)
+                for name, _size in files:
+                    if len(self._early) < EARLY_DUMPS and _is_database(name):
+                        self._early[name] = self.spools.start(Path(name))
             tree = []
             for p, name in zip(paths, names, strict=True):
                 self._current = SourceStats(str(p))

@@ -39,6 +39,7 @@ class SpooledDump:
         self._error: str | None = None
         self._done = threading.Event()
         self._cancelled = False
+        self._lock = threading.Lock()
 
     def run(self) -> None:
         """Run the dump to completion (called by the queue's thread)."""
@@ -48,7 +49,7 @@ class SpooledDump:
                 return
             # anonymous (already unlinked): it cannot outlive the process
             self.file = tempfile.TemporaryFile(prefix="coffer-dump-", dir=self._tmpdir)  # noqa: SIM115
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -60,10 +61,14 @@ class SpooledDump:
                 stdout=self.file,
                 stderr=subprocess.PIPE,
             )
-            _out, err = self._proc.communicate()
-            if self._proc.returncode != 0:
+            with self._lock:
+                self._proc = proc
+                if self._cancelled:  # close() ran while the child was starting
+                    proc.kill()
+            _out, err = proc.communicate()
+            if proc.returncode != 0:
                 lines = err.decode(errors="replace").strip().splitlines()
-                self._error = lines[-1] if lines else f"exit code {self._proc.returncode}"
+                self._error = lines[-1] if lines else f"exit code {proc.returncode}"
         except OSError as exc:
             self._error = str(exc)
         finally:
@@ -78,9 +83,10 @@ class SpooledDump:
         return self.file
 
     def close(self) -> None:
-        self._cancelled = True
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        with self._lock:
+            self._cancelled = True
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
         self._done.wait()
         if self.file is not None:
             self.file.close()
