@@ -6,18 +6,18 @@ import hashlib
 import os
 import uuid
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from engine.cli_support import Run as Run  # re-exported: the one in-process CLI runner
+from engine.cli_support import run_cli as run_cli
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from coffer.cli import unlock
-from coffer.cli.main import main
 from coffer.opaque import Argon2idKSF
 from coffer.vault import wire
 from coffer.vault.app import HttpSettings, create_app
@@ -53,20 +53,6 @@ def _find_pg() -> str | None:
 
 
 PG_DSN = _find_pg()
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
 
 
 class InProcessVault:
