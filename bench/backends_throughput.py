@@ -30,9 +30,9 @@ from coffer.backends.registry import BackendOptions, open_backend
 from coffer.cli.verify import compare_trees
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import backup
 from coffer.engine.repository import Repository
-from coffer.engine.restore import restore
+from coffer.ops.backup import backup
+from coffer.ops.restore import restore
 
 MB = 1e6
 

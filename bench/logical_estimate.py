@@ -1,7 +1,7 @@
 """What Coffer's logical mode would add for the database, measured on its stream alone.
 
 Until ``coffer backup`` can select the logical mode, this dumps the day-0 and day-1 databases
-with :func:`coffer.engine.sqlite_logical.iter_logical`, cuts both streams with FastCDC
+with :func:`coffer.sqlite.logical.iter_logical`, cuts both streams with FastCDC
 (64 KiB average) and sums the day-1 chunks not present on day 0 — raw and after zstd-3, as the
 engine would compress them. It is an estimate of the database's share of the next-day bytes,
 without pack, index and snapshot overhead.
@@ -16,7 +16,7 @@ from pathlib import Path
 import zstandard
 from pyfastcdc import FastCDC
 
-from coffer.engine.sqlite_logical import LogicalStream
+from coffer.sqlite.logical import LogicalStream
 
 AVG = 64 * 1024
 

@@ -12,7 +12,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from coffer.engine.sqlite_logical import canonical_dump
+from coffer.sqlite.logical import canonical_dump
 
 # header fields the online-backup API rewrites: change counter, schema cookie, version-valid-for
 _COUNTERS = (range(24, 28), range(40, 44), range(92, 96))

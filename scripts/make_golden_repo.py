@@ -24,8 +24,8 @@ from coffer.backends.local import LocalBackend
 from coffer.cli.verify import table_digest
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import BackupOptions, backup
 from coffer.engine.repository import Repository
+from coffer.ops.backup import BackupOptions, backup
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 REPO = ROOT / "golden-repo-v1"

@@ -30,12 +30,12 @@ from coffer.backends.wrapper import Wrapper, unwrap
 from coffer.cli.verify import compare_trees
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import backup
-from coffer.engine.check import check
 from coffer.engine.chunker import ChunkerParams
-from coffer.engine.prune import PruneRefused, prune
 from coffer.engine.repository import RepoParams, Repository
-from coffer.engine.restore import restore
+from coffer.ops.backup import backup
+from coffer.ops.check import check
+from coffer.ops.prune import PruneRefused, prune
+from coffer.ops.restore import restore
 from coffer.sample.generate import generate_chat_store
 from coffer.sample.spec import ChatStoreSpec
 

@@ -9,11 +9,11 @@ import pytest
 from coffer.backends.base import ObjectType
 from coffer.backends.local import LocalBackend
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import backup
-from coffer.engine.check import check
 from coffer.engine.repository import Repository
-from coffer.engine.restore import restore
 from coffer.errors import CofferError, IntegrityError
+from coffer.ops.backup import backup
+from coffer.ops.check import check
+from coffer.ops.restore import restore
 
 from .conftest import RepoHandle, make_tree
 

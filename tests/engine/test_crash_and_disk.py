@@ -17,10 +17,10 @@ from coffer.backends.local import LocalBackend
 from coffer.cli.verify import compare_trees
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import backup
-from coffer.engine.check import check
 from coffer.engine.repository import Repository
-from coffer.engine.restore import restore
+from coffer.ops.backup import backup
+from coffer.ops.check import check
+from coffer.ops.restore import restore
 
 from .conftest import SMALL_PARAMS, RepoHandle
 

@@ -12,9 +12,9 @@ from coffer.backends.local import LocalBackend
 from coffer.cli.verify import integrity_ok, table_digest
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.check import check
 from coffer.engine.repository import Repository
-from coffer.engine.restore import restore
+from coffer.ops.check import check
+from coffer.ops.restore import restore
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 

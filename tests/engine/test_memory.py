@@ -21,7 +21,7 @@ from pathlib import Path
 from coffer.backends.local import LocalBackend
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import backup
+from coffer.ops.backup import backup
 from coffer.engine.repository import Repository
 repo = Repository.open(LocalBackend(Path(sys.argv[1])), SlotKind.RECOVERY,
                        RecoveryKey.parse(sys.argv[2]).secret)

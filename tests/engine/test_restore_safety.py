@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from coffer.engine.errors import UnsafePath
-from coffer.engine.restore import restore
 from coffer.engine.snapshot import Node, Snapshot, check_component
 from coffer.errors import IntegrityError
+from coffer.ops.restore import restore
 
 from .conftest import RepoHandle
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from coffer.cli.verify import compare_trees
-from coffer.engine.backup import BackupOptions, backup
-from coffer.engine.restore import restore
+from coffer.ops.backup import BackupOptions, backup
+from coffer.ops.restore import restore
 
 from .conftest import RepoHandle, make_tree
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from coffer.cli.verify import integrity_ok, table_digest
-from coffer.engine.backup import BackupOptions, backup
-from coffer.engine.restore import restore
+from coffer.ops.backup import BackupOptions, backup
+from coffer.ops.restore import restore
 
 from .conftest import RepoHandle
 

@@ -12,10 +12,10 @@ import pytest
 from coffer.backends.local import LocalBackend
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.backup import BackupOptions, BackupResult, backup
 from coffer.engine.chunker import ChunkerParams
 from coffer.engine.repository import RepoParams, Repository
-from coffer.engine.restore import restore
+from coffer.ops.backup import BackupOptions, BackupResult, backup
+from coffer.ops.restore import restore
 
 SMALL_PARAMS = RepoParams(
     chunker=ChunkerParams(min_size=8 * 1024, avg_size=32 * 1024, max_size=128 * 1024),

@@ -18,8 +18,8 @@ from coffer.backends.local import LocalBackend
 from coffer.backends.wrapper import Wrapper
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
-from coffer.engine.prune import PruneOptions, prune
 from coffer.engine.repository import Repository
+from coffer.ops.prune import PruneOptions, prune
 
 
 class KillBefore(Wrapper):

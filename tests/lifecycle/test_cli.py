@@ -12,10 +12,10 @@ import pytest
 
 from coffer.backends.base import ObjectType
 from coffer.cli.main import main
-from coffer.engine.check import check
 from coffer.engine.locks import _write
-from coffer.engine.prune import load_plans
-from coffer.engine.verify_state import VerifiedRecord, select_packs
+from coffer.ops.check import check
+from coffer.ops.prune import load_plans
+from coffer.ops.verify_state import VerifiedRecord, select_packs
 
 from .conftest import RepoHandle, do_backup, random_files, write_files
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from coffer.engine.diff import diff
 from coffer.engine.snapshot import Node, Snapshot
-from coffer.engine.stats import restore_stats
+from coffer.ops.diff import diff
+from coffer.ops.stats import restore_stats
 
 B1, B2, B3 = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from coffer.backends.base import Capabilities, ObjectType
-from coffer.engine.backup import BackupOptions, backup
-from coffer.engine.check import check
 from coffer.engine.progress import Progress
-from coffer.engine.prune import PruneOptions, PruneRefused, PruneReport, load_plans, mark, prune
+from coffer.ops.backup import BackupOptions, backup
+from coffer.ops.check import check
+from coffer.ops.prune import PruneOptions, PruneRefused, PruneReport, load_plans, mark, prune
 
 from .conftest import (
     RepoHandle,

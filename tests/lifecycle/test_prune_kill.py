@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from coffer.backends.base import ObjectType
-from coffer.engine.check import check
-from coffer.engine.prune import PruneOptions, load_plans, prune
+from coffer.ops.check import check
+from coffer.ops.prune import PruneOptions, load_plans, prune
 
 from .conftest import RepoHandle, digests, do_backup, random_files, restored_digests, write_files
 

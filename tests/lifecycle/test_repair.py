@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from coffer.backends.base import ObjectType
-from coffer.engine.check import check
-from coffer.engine.repair import REPAIRED_TAG, repair_index, repair_snapshots
+from coffer.ops.check import check
+from coffer.ops.repair import REPAIRED_TAG, repair_index, repair_snapshots
 
 from .conftest import RepoHandle, digests, do_backup, random_files, restored_digests, write_files
 

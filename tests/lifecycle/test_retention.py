@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coffer.engine.retention import Policy, apply_policy, parse_duration
 from coffer.engine.snapshot import Snapshot
 from coffer.errors import UsageError
+from coffer.ops.retention import Policy, apply_policy, parse_duration
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

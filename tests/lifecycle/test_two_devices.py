@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from coffer.backends.base import ObjectType
-from coffer.engine.backup import BackupOptions, backup
-from coffer.engine.check import check
 from coffer.engine.progress import Progress
-from coffer.engine.prune import PruneOptions, prune
-from coffer.engine.restore import restore
-from coffer.engine.retention import Policy, apply_policy
+from coffer.ops.backup import BackupOptions, backup
+from coffer.ops.check import check
+from coffer.ops.prune import PruneOptions, prune
+from coffer.ops.restore import restore
+from coffer.ops.retention import Policy, apply_policy
 
 from .conftest import digests, new_repo
 

@@ -9,9 +9,9 @@ import click
 
 from coffer.cli.context import Options, common_options, open_repository
 from coffer.cli.output import BarProgress, emit_json, human_bytes
-from coffer.engine.backup import BackupOptions, BackupResult, backup
 from coffer.engine.locks import locked
 from coffer.errors import PartialBackup
+from coffer.ops.backup import BackupOptions, BackupResult, backup
 
 
 def summary(result: BackupResult) -> dict[str, object]:

@@ -7,11 +7,11 @@ import click
 from coffer.backends.base import ObjectType
 from coffer.cli.context import Options, common_options, open_repository
 from coffer.cli.output import BarProgress, emit_json, warn
-from coffer.engine.check import check
 from coffer.engine.locks import locked
 from coffer.engine.repository import Repository
-from coffer.engine.verify_state import VerifiedRecord, select_packs
 from coffer.errors import IntegrityError, UsageError
+from coffer.ops.check import check
+from coffer.ops.verify_state import VerifiedRecord, select_packs
 
 
 def _save_record(repo: Repository, record: VerifiedRecord) -> None:

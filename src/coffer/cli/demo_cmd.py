@@ -21,9 +21,9 @@ import click
 from coffer.cli import demo_password
 from coffer.cli.output import emit_json, human_bytes
 from coffer.cli.verify import compare_trees
-from coffer.engine.backup import BackupOptions, backup
-from coffer.engine.restore import restore
 from coffer.errors import IntegrityError, UsageError
+from coffer.ops.backup import BackupOptions, backup
+from coffer.ops.restore import restore
 from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
 
 

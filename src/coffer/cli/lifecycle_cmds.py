@@ -17,14 +17,14 @@ import click
 from coffer.backends.base import ObjectNotFound, ObjectType
 from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
 from coffer.cli.output import BarProgress, emit_json, human_bytes
-from coffer.engine.diff import diff as diff_snapshots
 from coffer.engine.locks import locked, remove_stale_locks
-from coffer.engine.prune import DEFAULT_GRACE, PruneOptions, PruneReport, prune
-from coffer.engine.repair import repair_index, repair_snapshots
 from coffer.engine.repository import Repository
-from coffer.engine.retention import GroupDecision, Policy, apply_policy, parse_duration
-from coffer.engine.stats import raw_stats, restore_stats
 from coffer.errors import UsageError
+from coffer.ops.diff import diff as diff_snapshots
+from coffer.ops.prune import DEFAULT_GRACE, PruneOptions, PruneReport, prune
+from coffer.ops.repair import repair_index, repair_snapshots
+from coffer.ops.retention import GroupDecision, Policy, apply_policy, parse_duration
+from coffer.ops.stats import raw_stats, restore_stats
 
 
 def _percent(text: str) -> float:

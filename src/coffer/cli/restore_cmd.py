@@ -9,8 +9,8 @@ import click
 from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
 from coffer.cli.output import BarProgress, emit_json, human_bytes
 from coffer.engine.locks import locked
-from coffer.engine.restore import restore
 from coffer.errors import IntegrityError
+from coffer.ops.restore import restore
 
 
 @click.command("restore")

@@ -12,7 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from coffer.engine.sqlite_capture import companion_of, is_sqlite_header
+from coffer.sqlite.capture import companion_of, is_sqlite_header
 
 
 def table_digest(db: Path) -> dict[str, str]:

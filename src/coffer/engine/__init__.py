@@ -1,4 +1,4 @@
-"""The storage engine: repository format, chunking, packs, index, snapshots, backup, restore, check.
+"""The repository core: format, chunking, packs, index, snapshots, locks and the upload pipeline.
 
 Exception tree (all under :class:`coffer.errors.CofferError`)::
 
@@ -13,8 +13,9 @@ Exception tree (all under :class:`coffer.errors.CofferError`)::
 
 Modules, one job each: ``chunker`` (cut points), ``compress`` (when zstd pays), ``pack``
 (pack byte layout), ``index`` (blob → pack location), ``snapshot`` (manifest format),
-``repository`` (sealed objects over a backend), ``sources`` (walking inputs, SQLite capture),
-``backup``, ``restore``, ``check``, ``locks``.
+``repository`` (sealed objects over a backend), ``locks``, ``uploader`` (compress, seal, pack and
+upload in parallel), ``progress``. Operations (backup, restore, check, prune, …) are in
+:mod:`coffer.ops`; the SQLite database modes in :mod:`coffer.sqlite`.
 """
 
 from coffer.engine.errors import (

@@ -13,7 +13,7 @@ Rules:
   their own ID), so an object moved to another type or copied between repositories fails.
 - Every object but ``config`` is named by the SHA-256 of its stored bytes (packs, key slots,
   index, snapshot and lock objects), so a renamed or swapped object is caught by its name.
-- Write order is packs → index → snapshot (enforced by :mod:`coffer.engine.backup`).
+- Write order is packs → index → snapshot (enforced by :mod:`coffer.ops.backup`).
 """
 
 from __future__ import annotations
@@ -302,7 +302,7 @@ class Repository:
         """Packs a pending prune plan will delete; they are never adopted into an index.
 
         A plan is a sealed object in ``locks/`` whose JSON has ``"kind": "prune-plan"`` (see
-        :mod:`coffer.engine.prune`, which writes them, and docs/lifecycle.md for why this matters
+        :mod:`coffer.ops.prune`, which writes them, and docs/lifecycle.md for why this matters
         to a backup running concurrently with prune). Unreadable objects are skipped: a pack
         adopted by mistake is only kept longer, never lost.
         """

@@ -1,7 +1,7 @@
 """The logical dump and restore in a child process, through a pipe.
 
-Rules: :class:`ProcessLogicalStream` yields exactly the bytes :func:`~.sqlite_logical.dump_logical`
-writes; the child runs ``python -m coffer.engine.sqlite_logical_proc dump DB`` with the same
+Rules: :class:`ProcessLogicalStream` yields exactly the bytes :func:`~.logical.dump_logical`
+writes; the child runs ``python -m coffer.sqlite.proc dump DB`` with the same
 interpreter, writes the stream to stdout and one JSON line of :class:`DumpStats` to stderr.
 A failure in the child (including :class:`UnsupportedDatabase`) is raised in the parent as
 :class:`UnsupportedDatabase` when the pipe ends; closing the stream early kills the child.
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
-from coffer.engine.sqlite_logical import (
+from coffer.sqlite.logical import (
     DumpStats,
     LogicalFormatError,
     RestoreStats,
@@ -48,7 +48,7 @@ class ProcessLogicalStream(io.RawIOBase):
         super().__init__()
         self._db = Path(db_path)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", "dump", str(self._db)],
+            [sys.executable, "-m", "coffer.sqlite.proc", "dump", str(self._db)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         self.stats: DumpStats | None = None
@@ -90,7 +90,7 @@ class ProcessRestore:
         self._db = Path(db_path)
         command = "restore" if full_check else "restore-quick"
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "coffer.engine.sqlite_logical_proc", command, str(self._db)],
+            [sys.executable, "-m", "coffer.sqlite.proc", command, str(self._db)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
 
@@ -133,7 +133,7 @@ class ProcessRestore:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("dump", "restore", "restore-quick"):
-        print("usage: python -m coffer.engine.sqlite_logical_proc dump|restore[-quick] DB",
+        print("usage: python -m coffer.sqlite.proc dump|restore[-quick] DB",
               file=sys.stderr)  # fmt: skip
         return 2
     try:

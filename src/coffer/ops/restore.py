@@ -18,10 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import stat
-import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +29,8 @@ from coffer.engine.index import Location
 from coffer.engine.progress import Progress
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, find
-from coffer.engine.sqlite_logical_proc import ProcessRestore
 from coffer.errors import IntegrityError
+from coffer.ops.restore_db import DatabaseRebuilds
 
 MAX_RUN = 16 * 1024 * 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -78,15 +75,6 @@ def _read_run(repo: Repository, run: list[tuple[bytes, Location]]) -> Iterator[b
         yield repo.open_blob(bid, loc, raw[start : start + loc.length])
 
 
-@dataclass
-class _DatabaseJob:
-    node: Node
-    rel: str
-    tmp_name: str
-    thread: threading.Thread = field(default_factory=threading.Thread)
-    error: BaseException | None = None
-
-
 class Restorer:
     """Writes nodes below an open directory descriptor."""
 
@@ -95,15 +83,12 @@ class Restorer:
         self.progress = progress
         self.strict = strict
         self.result = RestoreResult()
-        self.scratch_fd: int | None = None
-        self.scratch_path: Path | None = None
-        self._jobs = 0
-        self._db_slots = threading.BoundedSemaphore(2)  # database rebuilds at a time
+        self.databases = DatabaseRebuilds(self)
 
     def restore_nodes(self, dir_fd: int, nodes: list[Node], prefix: str) -> None:
         links = []
         databases = [
-            self._start_logical_db(node, f"{prefix}{check_component(node.name)}")
+            self.databases.start(node, f"{prefix}{check_component(node.name)}")
             for node in nodes
             if node.type == "file" and node.format == "sqlite-logical"
         ]
@@ -120,7 +105,7 @@ class Restorer:
             for job in databases:
                 job.thread.join()
         for job in databases:
-            self._finish_logical_db(dir_fd, job)
+            self.databases.finish(dir_fd, job)
         for node in links:  # after files and dirs, so no write can pass through them
             self._restore_symlink(dir_fd, node, f"{prefix}{node.name}")
 
@@ -148,22 +133,22 @@ class Restorer:
         try:
             written = 0
             with os.fdopen(fd, "wb", closefd=False) as out:
-                for plain in self._blobs(node):
+                for plain in self.blobs(node):
                     out.write(plain)
                     written += len(plain)
             os.chmod(fd, stat.S_IMODE(node.mode))
             os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
             os.close(fd)
             fd = -1
-            _unlink_if_symlink(dir_fd, node.name)
+            unlink_if_symlink(dir_fd, node.name)
             os.rename(tmp, node.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except (IntegrityError, BackendError) as exc:
             self._discard(fd, dir_fd, tmp)
-            self._fail(rel, exc)
+            self.fail(rel, exc)
             return
         except OSError as exc:
             self._discard(fd, dir_fd, tmp)
-            self._fail(rel, RestoreWriteError(f"{rel}: cannot be written ({exc.strerror})"))
+            self.fail(rel, RestoreWriteError(f"{rel}: cannot be written ({exc.strerror})"))
             return
         except BaseException:
             self._discard(fd, dir_fd, tmp)
@@ -180,67 +165,13 @@ class Restorer:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dir_fd)
 
-    def _blobs(self, node: Node) -> Iterator[bytes]:
+    def blobs(self, node: Node) -> Iterator[bytes]:
         for run in _runs(self.repo, node.content):
             for plain in _read_run(self.repo, run):
                 self.progress.advance(len(plain))
                 yield plain
 
-    def _start_logical_db(self, node: Node, rel: str) -> _DatabaseJob:
-        """Start rebuilding a database from its logical stream, beside the other files.
-
-        A thread feeds the stream to a child process (:class:`ProcessRestore`) that decodes and
-        inserts the rows on the other core, into a private scratch folder, while this thread
-        restores the directory's other entries; :meth:`_finish_logical_db` moves it in. The
-        rebuilt file is verified with quick_check (b-tree structure, constraints); a full
-        integrity_check would only re-verify indexes SQLite has just built itself.
-        """
-        if self.scratch_path is None:
-            raise IntegrityError("internal: no scratch folder for database restores")
-        self._jobs += 1
-        job = _DatabaseJob(node, rel, f"db-{self._jobs}")
-        target = self.scratch_path / job.tmp_name
-
-        def feed() -> None:
-            try:
-                with self._db_slots, ProcessRestore(target, full_check=False) as child:
-                    for plain in self._blobs(node):
-                        child.write(plain)
-                    child.finish()
-            except BaseException as exc:  # handed to the restoring thread
-                job.error = exc
-
-        job.thread = threading.Thread(target=feed, name="coffer-db-restore", daemon=True)
-        job.thread.start()
-        return job
-
-    def _finish_logical_db(self, dir_fd: int, job: _DatabaseJob) -> None:
-        if self.scratch_fd is None:
-            raise IntegrityError("internal: no scratch folder for database restores")
-        if isinstance(job.error, IntegrityError | BackendError):
-            self._fail(job.rel, job.error)
-            return
-        if isinstance(job.error, OSError):
-            message = f"{job.rel}: cannot be rebuilt ({job.error.strerror or job.error})"
-            self._fail(job.rel, RestoreWriteError(message))
-            return
-        if job.error is not None:
-            raise job.error
-        node = job.node
-        fd = os.open(job.tmp_name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.scratch_fd)
-        try:
-            os.chmod(fd, stat.S_IMODE(node.mode))
-            os.utime(fd, ns=(node.mtime_ns, node.mtime_ns))
-            size = os.fstat(fd).st_size
-        finally:
-            os.close(fd)
-        _unlink_if_symlink(dir_fd, node.name)
-        os.rename(job.tmp_name, node.name, src_dir_fd=self.scratch_fd, dst_dir_fd=dir_fd)
-        self.result.files += 1
-        self.result.bytes += size
-        self.progress.file_done(job.rel)
-
-    def _fail(self, rel: str, exc: Exception) -> None:
+    def fail(self, rel: str, exc: Exception) -> None:
         self.result.errors.append({"path": rel, "error": str(exc)})
         self.progress.warn(f"not restored: {rel}: {exc}")
         if self.strict:
@@ -259,7 +190,7 @@ class Restorer:
         self.result.symlinks += 1
 
 
-def _unlink_if_symlink(dir_fd: int, name: str) -> None:
+def unlink_if_symlink(dir_fd: int, name: str) -> None:
     """A rename replaces a link rather than writing through it; remove it to be explicit."""
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode):
@@ -299,14 +230,10 @@ def restore(
     total, files = _total_bytes(nodes)
     progress.start(total, files, "restore")
     root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
-    scratch = tempfile.mkdtemp(prefix=".coffer-restore-", dir=target)
-    restorer.scratch_fd = os.open(scratch, _DIR_FLAGS)
-    restorer.scratch_path = Path(scratch)
     try:
-        restorer.restore_nodes(root_fd, nodes, "")
+        with restorer.databases.scratch(target):
+            restorer.restore_nodes(root_fd, nodes, "")
     finally:
-        os.close(restorer.scratch_fd)
-        shutil.rmtree(scratch, ignore_errors=True)
         os.close(root_fd)
         progress.finish()
     return restorer.result

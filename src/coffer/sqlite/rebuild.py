@@ -1,8 +1,8 @@
-"""``restore_logical``: rebuild a database from a logical stream (see :mod:`.sqlite_logical`).
+"""``restore_logical``: rebuild a database from a logical stream (see :mod:`.logical`).
 
 Rules: the stream is checked as it is read (magic, version, header fields, record order, section
 kinds, per-section row counts); a stream that does not fit raises
-:class:`~coffer.engine.sqlite_logical_codec.LogicalFormatError` and leaves nothing behind. The
+:class:`~coffer.sqlite.codec.LogicalFormatError` and leaves nothing behind. The
 database is built in a temporary file beside the target and appears under the target name only
 after ``PRAGMA integrity_check`` and every FTS5 table's ``integrity-check`` pass, via a hard link
 that refuses to replace an existing file.
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from coffer.engine.sqlite_logical_codec import (
+from coffer.errors import UsageError
+from coffer.sqlite.codec import (
     FORMAT_VERSION,
     MAGIC,
     TAG_END,
@@ -42,7 +43,7 @@ from coffer.engine.sqlite_logical_codec import (
     decode_row,
     decode_values,
 )
-from coffer.engine.sqlite_logical_schema import (
+from coffer.sqlite.schema import (
     HEADER_PRAGMAS,
     SchemaObject,
     Section,
@@ -51,7 +52,6 @@ from coffer.engine.sqlite_logical_schema import (
     quote,
     rowid_name,
 )
-from coffer.errors import UsageError
 
 BATCH = 1_000
 ROWID_KINDS = {"rowid", "vtab", "shadow-rowid", "internal"}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pyfastcdc import FastCDC
 
-from coffer.engine.sqlite_logical import (
+from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
+from coffer.sqlite.logical import (
     LogicalFormatError,
     LogicalStream,
     RestoreTargetExists,
@@ -19,8 +20,7 @@ from coffer.engine.sqlite_logical import (
     canonical_dump,
     restore_logical,
 )
-from coffer.engine.sqlite_logical_proc import ProcessLogicalStream, ProcessRestore
-from coffer.sample import ChatStoreSpec, apply_next_day, generate_chat_store
+from coffer.sqlite.proc import ProcessLogicalStream, ProcessRestore
 
 AVG = 64 * 1024
 

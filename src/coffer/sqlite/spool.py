@@ -4,12 +4,12 @@ Rules:
 - :class:`SpoolQueue` runs at most one dump child process at a time (a dump keeps one core busy);
   each dump writes its stream into an anonymous temporary file (already unlinked, so it vanishes
   on every exit path) in the backup's temp folder.
-- A dump is one read transaction in the child (:mod:`.sqlite_logical_proc`), so the database is
+- A dump is one read transaction in the child (:mod:`.proc`), so the database is
   captured as of one commit, taken when its dump starts.
 - If the backup process is killed, a running dump finishes on its own (seconds) and exits; its
   file was never linked, so nothing is left behind.
 - :meth:`SpooledDump.stream` waits for the dump and returns the file at offset 0, or raises
-  :class:`~coffer.engine.sqlite_logical.UnsupportedDatabase` with the child's last message.
+  :class:`~coffer.sqlite.logical.UnsupportedDatabase` with the child's last message.
 
 Theory: the dump is single-threaded Python that holds its process's GIL for every row. Started
 as soon as the walker meets the database, it runs on the second core while the walker stores
@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import BinaryIO
 
-from coffer.engine.sqlite_logical import UnsupportedDatabase
+from coffer.sqlite.logical import UnsupportedDatabase
 
 
 class SpooledDump:
@@ -53,7 +53,7 @@ class SpooledDump:
                 [
                     sys.executable,
                     "-m",
-                    "coffer.engine.sqlite_logical_proc",
+                    "coffer.sqlite.proc",
                     "dump",
                     str(self.db_path),
                 ],

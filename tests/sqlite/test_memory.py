@@ -8,7 +8,7 @@ import tracemalloc
 from contextlib import closing
 from pathlib import Path
 
-from coffer.engine.sqlite_logical import LogicalStream, dump_logical, restore_logical
+from coffer.sqlite.logical import LogicalStream, dump_logical, restore_logical
 
 ROWS, BLOB = 30_000, 1_000  # ~30 MB of rows
 

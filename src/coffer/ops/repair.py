@@ -26,10 +26,10 @@ from coffer.backends.base import BackendError, ObjectNotFound, ObjectType
 from coffer.engine.index import Index
 from coffer.engine.locks import locked
 from coffer.engine.pack import PackEntry
-from coffer.engine.prune import refuse_append_only
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot
 from coffer.errors import IntegrityError
+from coffer.ops.prune import refuse_append_only
 
 REPAIRED_TAG = "repaired"
 

@@ -7,7 +7,7 @@ What is checked, in order (each problem is reported with the object's name; chec
 4. every indexed pack exists, and its authenticated header agrees with the index;
 5. with ``read_data`` (or a subset): every pack's SHA-256 equals its name and every blob in it
    authenticates, decompresses and matches its keyed ID; ``on_verified(pack_id)`` is called for
-   each pack that read back clean (the CLI records it, see :mod:`coffer.engine.verify_state`).
+   each pack that read back clean (the CLI records it, see :mod:`coffer.ops.verify_state`).
 Packs that no index lists are reported as warnings (an interrupted backup leaves them; the next
 backup adopts them, prune removes them).
 """

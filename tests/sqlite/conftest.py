@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.engine.sqlite_logical import canonical_dump, dump_logical, restore_logical
+from coffer.sqlite.logical import canonical_dump, dump_logical, restore_logical
 
 
 def make_db(path: Path, script: str, *, pre: str = "") -> Path:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from coffer.engine.sqlite_logical import (
+from coffer.errors import IntegrityError, UsageError
+from coffer.sqlite.codec import MAGIC, TAG_END, TAG_ROW, encode_values, record
+from coffer.sqlite.logical import (
     LogicalFormatError,
     RestoreTargetExists,
     UnsupportedDatabase,
@@ -22,8 +24,6 @@ from coffer.engine.sqlite_logical import (
     dump_logical,
     restore_logical,
 )
-from coffer.engine.sqlite_logical_codec import MAGIC, TAG_END, TAG_ROW, encode_values, record
-from coffer.errors import IntegrityError, UsageError
 
 SCRIPT = """
 CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB);

@@ -5,7 +5,7 @@ Rules:
 - :func:`dump_logical` reads inside ONE read transaction on a read-only connection, so the stream
   is one consistent state even while another process writes (WAL: the writer goes on; rollback
   journal: the writer waits for our shared lock, up to its busy timeout).
-- The stream (format version 1, byte rules in :mod:`.sqlite_logical_codec`) is::
+- The stream (format version 1, byte rules in :mod:`.codec`) is::
 
       MAGIC  "coffer-sqlite-logical\\n"
       H      header: "version", 1, then (pragma name, value) pairs sorted by name
@@ -17,7 +17,7 @@ Rules:
   Rows come in rowid / primary-key order; a row's record depends on that row alone and counts
   sit only at section ends, so appended rows change only the last chunks of a CDC stream.
 - Indexes are not dumped: restore rebuilds them. Which tables get which kind of section,
-  and how virtual tables (FTS5) are carried, is decided in :mod:`.sqlite_logical_schema`.
+  and how virtual tables (FTS5) are carried, is decided in :mod:`.schema`.
 - :func:`restore_logical` writes a new file next to ``db_path`` and renames it into place only
   after ``PRAGMA integrity_check`` (and FTS5 ``integrity-check``) pass; it never overwrites.
 - Memory is bounded by one batch of rows (1,000) and ~1 MiB of stream buffer.
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from coffer.engine.sqlite_logical_codec import (
+from coffer.sqlite.codec import (
     FORMAT_VERSION,
     MAGIC,
     TAG_END,
@@ -59,8 +59,8 @@ from coffer.engine.sqlite_logical_codec import (
     Value,
     encode_values,
 )
-from coffer.engine.sqlite_logical_restore import RestoreStats, RestoreTargetExists, restore_logical
-from coffer.engine.sqlite_logical_schema import (
+from coffer.sqlite.rebuild import RestoreStats, RestoreTargetExists, restore_logical
+from coffer.sqlite.schema import (
     HEADER_PRAGMAS,
     Section,
     UnsupportedDatabase,

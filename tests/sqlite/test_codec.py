@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coffer.engine.sqlite_logical import canonical_dump
-from coffer.engine.sqlite_logical_codec import (
+from coffer.sqlite.codec import (
     LogicalFormatError,
     RawText,
     RecordReader,
@@ -23,6 +22,7 @@ from coffer.engine.sqlite_logical_codec import (
     encode_values,
     varint,
 )
+from coffer.sqlite.logical import canonical_dump
 
 sql_values = st.one_of(
     st.none(),

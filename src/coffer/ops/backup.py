@@ -27,20 +27,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 from coffer.backends.base import ObjectType
-from coffer.engine.chunker import DB_STREAM_PARAMS, Chunker, page_chunks
+from coffer.engine.chunker import Chunker
 from coffer.engine.compress import looks_compressed
 from coffer.engine.errors import RepositoryExists  # noqa: F401 - re-exported for callers
 from coffer.engine.progress import Progress
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, walk
-from coffer.engine.sqlite_capture import companion_of, consistent_copy, is_sqlite_header
-from coffer.engine.sqlite_logical import UnsupportedDatabase
-from coffer.engine.sqlite_spool import SpooledDump, SpoolQueue
 from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, RepositoryError, UsageError
+from coffer.ops.backup_db import DatabaseStore
+from coffer.sqlite.capture import companion_of, is_sqlite_header
 
 READ_SIZE = 1 << 20
-EARLY_DUMPS = 4  # databases whose dump starts before the walk (each holds a temp file open)
 
 
 @dataclass
@@ -107,14 +105,6 @@ def _regular_files(paths: list[Path]) -> Iterator[tuple[str, int]]:
                         yield full, s.st_size
 
 
-def _is_database(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return is_sqlite_header(fh.read(16))
-    except OSError:
-        return False
-
-
 class BackupRun:
     """One backup of a list of sources into an open repository."""
 
@@ -123,10 +113,7 @@ class BackupRun:
         self.opts = options
         self.progress = progress
         self.chunker = Chunker(repo.keys.chunker, repo.params.chunker)
-        self.db_chunker = Chunker(repo.keys.chunker, DB_STREAM_PARAMS)
-        self.spools = SpoolQueue(options.tmpdir)
-        self._deferred: list[tuple[Path, Node, SpooledDump, SourceStats | None]] = []
-        self._early: dict[str, SpooledDump] = {}
+        self.databases = DatabaseStore(self)
         # local disks gain nothing from several packs in flight; remote stores hide latency
         remote = repo.backend.capabilities.remote
         self.uploader = Uploader(repo, workers=4 if remote else 2, max_inflight=4 if remote else 2)
@@ -151,26 +138,22 @@ class BackupRun:
         total, nfiles = sum(size for _, size in files), len(files)
         self.progress.start(total, nfiles, "backup")
         try:
-            if (self.opts.db_mode or self.repo.params.db_mode) == "logical":
-                # start the first databases' dumps now, to run beside the walk (sqlite_spool)
-                for name, _size in files:
-                    if len(self._early) < EARLY_DUMPS and _is_database(name):
-                        self._early[name] = self.spools.start(Path(name))
+            self.databases.start_early(name for name, _size in files)
             tree = []
             for p, name in zip(paths, names, strict=True):
                 self._current = SourceStats(str(p))
                 self.source_stats.append(self._current)
-                with self._measure(self._current):
+                with self.measure(self._current):
                     node = self._visit(p, name, name)
                 if node is not None:
                     tree.append(node)
-            self._store_deferred_databases()
+            self.databases.store_deferred()
             self.uploader.finish()
         except BaseException:
             self.uploader.abort()
             raise
         finally:
-            self.spools.close()
+            self.databases.close()
             self.progress.finish()
         snap = self._snapshot(paths, tree, parent)
         self._check_packs_still_exist(snap)
@@ -278,7 +261,7 @@ class BackupRun:
                     try:
                         self._store_sqlite(path, node)
                     except sqlite3.Error as exc:  # damaged, or not really a database
-                        self._store_as_bytes(path, fh, node, exc)
+                        self.store_as_bytes(path, fh, node, exc)
                 elif not self._reuse(node, rel):
                     compressible = not looks_compressed(head)
                     self._store_file(path, fh, node, try_compress=compressible)
@@ -311,7 +294,7 @@ class BackupRun:
         return False
 
     # -- storing content ------------------------------------------------------------------
-    def _add_chunk(self, data: bytes | memoryview, node: Node, try_compress: bool) -> None:
+    def add_chunk(self, data: bytes | memoryview, node: Node, try_compress: bool) -> None:
         bid = self.repo.blob_id(data)
         self.uploader.add(bid, data, try_compress=try_compress)
         node.content.append(bid)
@@ -324,10 +307,10 @@ class BackupRun:
         size = 0
         for chunk in self.chunker.file_chunks(os.fstat(fh.fileno()).st_size, fh):
             size += len(chunk)
-            self._add_chunk(chunk, node, try_compress)
+            self.add_chunk(chunk, node, try_compress)
         node.size = size
 
-    def _store_as_bytes(self, path: Path, fh: BinaryIO, node: Node, exc: Exception) -> None:
+    def store_as_bytes(self, path: Path, fh: BinaryIO, node: Node, exc: Exception) -> None:
         """A file with SQLite's header that SQLite cannot read is kept as plain bytes."""
         self.progress.warn(f"{path}: not a readable SQLite database ({exc}); stored as a file")
         node.format, node.extra, node.content = "file", {}, []
@@ -336,59 +319,10 @@ class BackupRun:
 
     def _store_sqlite(self, path: Path, node: Node) -> None:
         self.result_counts["changed"] += 1
-        mode = self.opts.db_mode or self.repo.params.db_mode
-        if mode == "logical":
-            self._store_sqlite_logical(path, node)
-        else:
-            self._store_sqlite_pages(path, node)
-
-    def _store_sqlite_pages(self, path: Path, node: Node) -> None:
-        with consistent_copy(path, self.opts.tmpdir) as (copy, page_size):
-            node.format = "sqlite-pages"
-            node.extra = {"page_size": page_size}
-            size = 0
-            with open(copy, "rb") as fh:
-                for block in page_chunks(fh, page_size):
-                    size += len(block)
-                    self._add_chunk(block, node, try_compress=True)
-            node.size = size
-
-    def _store_sqlite_logical(self, path: Path, node: Node) -> None:
-        """Start the dump now; its stream is chunked after the rest of the walk.
-
-        The dump runs in a child process on the other core while the walker stores the other
-        files (see :mod:`.sqlite_spool`); the node is filled in by
-        :meth:`_store_deferred_databases`, in its place in the tree.
-        """
-        node.format = "sqlite-logical"
-        node.extra = {}
-        dump = self._early.pop(str(path), None) or self.spools.start(path)
-        self._deferred.append((path, node, dump, self._current))
-
-    def _store_deferred_databases(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        for path, node, dump, source in deferred:
-            with self._measure(source):
-                try:
-                    stream = dump.stream()
-                except UnsupportedDatabase as exc:
-                    self.progress.warn(f"{path}: logical mode impossible ({exc}); using page mode")
-                    node.content = []
-                    try:
-                        self._store_sqlite_pages(path, node)
-                    except sqlite3.Error as err:
-                        with open(path, "rb") as fh:
-                            self._store_as_bytes(path, fh, node, err)
-                    continue
-                size = 0
-                for chunk in self.db_chunker.chunks(stream):
-                    size += len(chunk)
-                    self._add_chunk(chunk, node, try_compress=True)
-                node.extra["stream_bytes"] = size
-                stream.close()
+        self.databases.store(path, node, self._current)
 
     @contextlib.contextmanager
-    def _measure(self, source: SourceStats | None) -> Iterator[None]:
+    def measure(self, source: SourceStats | None) -> Iterator[None]:
         """Add the new and stored bytes of the block's work to ``source``."""
         stats = self.uploader.stats
         new0, stored0 = stats.bytes_new_raw, stats.bytes_payload
