@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "repair": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "diff": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "stats": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "browse": ("coffer.cli.browse_cmd", "command"),
 }
 
 
