@@ -1,0 +1,96 @@
+"""``coffer browse`` as a real process on a real socket: URL printed, token, cleanup on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import Phone
+
+
+def start_browse(phone: Phone, tmp: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    env = dict(os.environ, COFFER_RECOVERY_KEY=phone.key.display(), TMPDIR=str(tmp))
+    env.pop("DISPLAY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coffer", "browse", "--repo", str(phone.repo_path), "--no-open",
+         *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+/\S+", line)
+    if match is None:
+        proc.kill()
+        raise AssertionError(f"no URL in {line!r}: {proc.stderr.read() if proc.stderr else ''}")
+    return proc, match.group(0)
+
+
+@pytest.fixture
+def browse(phone: Phone, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+    proc, url = start_browse(phone, tmp_path)
+    yield proc, url, tmp_path
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_browse_serves_on_loopback_with_a_token_and_cleans_up_on_sigterm(
+    browse: tuple[subprocess.Popen[str], str, Path], phone: Phone
+) -> None:
+    proc, url, tmp = browse
+    assert url.startswith("http://127.0.0.1:")
+    token = url.rstrip("/").rsplit("/", 1)[-1]
+    assert len(token) >= 40
+    assert phone.key.display() not in url
+    home = httpx.get(url, timeout=30)
+    assert home.status_code == 200 and phone.snapshots[0][:8] in home.text
+    base = url[: -len(token) - 1]
+    assert httpx.get(base, timeout=10).status_code == 404
+    rebinding = httpx.get(url, headers={"host": "attacker.example"}, timeout=10)
+    assert rebinding.status_code == 421
+    chats = httpx.get(url + f"s/{phone.snapshots[1]}/", timeout=60, follow_redirects=True)
+    assert chats.status_code == 200
+    workspaces = list(tmp.glob("coffer-browse-*"))
+    assert len(workspaces) == 1 and (workspaces[0].stat().st_mode & 0o777) == 0o700
+    assert any(workspaces[0].iterdir())  # the rebuilt databases are there
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert not list(tmp.glob("coffer-browse-*"))
+    assert proc.returncode in (0, 130)
+
+
+def test_browse_ctrl_c_removes_the_workspace(phone: Phone, tmp_path: Path) -> None:
+    proc, url = start_browse(phone, tmp_path, "latest")
+    try:
+        assert "/s/" in url
+        assert httpx.get(url, timeout=60, follow_redirects=True).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 5
+    while list(tmp_path.glob("coffer-browse-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(tmp_path.glob("coffer-browse-*"))
+
+
+def test_browse_unknown_snapshot_is_a_usage_error(phone: Phone, tmp_path: Path) -> None:
+    env = dict(os.environ, COFFER_RECOVERY_KEY=phone.key.display(), TMPDIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "coffer", "browse", "--repo", str(phone.repo_path), "--no-open",
+         "deadbeef"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("coffer: error: no snapshot")
+    assert not list(tmp_path.glob("coffer-browse-*"))
