@@ -38,7 +38,7 @@ def snap_time(iso: str) -> str:
         t = datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return iso
-    return t.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return t.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def duration(ms: int | None) -> str:

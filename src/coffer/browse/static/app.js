@@ -48,7 +48,14 @@ function enhanceThread() {
   }
   const params = new URLSearchParams(location.search);
   if (!location.hash && !params.has("after") && !params.has("date") && !params.has("before")) {
-    window.scrollTo(0, document.documentElement.scrollHeight);  // newest messages at the bottom
+    // the newest page opens at its bottom, like a chat app; again once images have their size
+    let moved = false;
+    const bottom = () => { if (!moved) window.scrollTo(0, document.documentElement.scrollHeight); };
+    bottom();
+    window.addEventListener("wheel", () => { moved = true; }, { once: true });
+    window.addEventListener("keydown", () => { moved = true; }, { once: true });
+    window.addEventListener("load", bottom);
+    document.querySelectorAll(".media img").forEach((img) => img.addEventListener("load", bottom));
   }
 }
 
