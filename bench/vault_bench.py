@@ -45,11 +45,12 @@ from coffer.opaque import (
     server_login_start,
     server_registration_response,
 )
-from coffer.vault import _crypto
+from coffer.vault import _crypto, wire
 from coffer.vault.client import VaultClient
 from coffer.vault.protocol import CONTEXT
 from coffer.vault.seal import KeyFileSealer
 from coffer.vault.server import init_vault
+from coffer.vault.settings import VaultSettings
 from coffer.vault.store import Action, AuditContext, PendingRow, SqlStore
 from coffer.vault.store_postgres import PostgresStore
 from coffer.vault.store_sqlite import SqliteStore
@@ -194,7 +195,10 @@ def proc_cpu_s(pid: int) -> float:
 
 def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: Any) -> dict:
     key_file = tmp / f"seal-{schema}.key"
-    setup = init_vault(store, KeyFileSealer.create(key_file))
+    open_settings = VaultSettings(
+        default_ksf=wire.ksf_to_json(KSF), rate_per_address=0, rate_per_account=0
+    )
+    setup = init_vault(store, KeyFileSealer.create(key_file), settings=open_settings)
     nodes = [
         Node(db, key_file, schema=schema, name=f"b{i}", log=tmp / f"{schema}{i}.log")
         for i in range(n)

@@ -25,7 +25,7 @@ from coffer.vault.store import SqlStore
 from coffer.vault.store_postgres import PostgresStore
 from coffer.vault.store_sqlite import SqliteStore
 
-from .vault_helpers import FAST_KSF, new_pg_store
+from .vault_helpers import FAST_KSF, OPEN_SETTINGS, new_pg_store
 from .vault_nodes import Node
 
 PW = b"the right password"
@@ -78,7 +78,7 @@ def _check_limit(store: SqlStore, urls: list[str], key: bytes) -> None:
 def pg_nodes(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[PostgresStore, list[str], bytes]]:
     store = new_pg_store(pg_dsn)
     key_file = tmp_path / "seal.key"
-    setup = init_vault(store, KeyFileSealer.create(key_file))
+    setup = init_vault(store, KeyFileSealer.create(key_file), settings=OPEN_SETTINGS)
     nodes = [
         Node(pg_dsn, key_file, schema=store.schema, name=f"n{i}", log=tmp_path / f"n{i}.log")
         for i in range(3)
@@ -106,7 +106,7 @@ def test_three_postgres_nodes_issue_exactly_ten_ke2s(
 def test_sqlite_node_with_threads_issues_exactly_ten_ke2s(tmp_path: Path) -> None:
     db = tmp_path / "vault.db"
     store = SqliteStore(db)
-    setup = init_vault(store, KeyFileSealer.create(tmp_path / "seal.key"))
+    setup = init_vault(store, KeyFileSealer.create(tmp_path / "seal.key"), settings=OPEN_SETTINGS)
     node = Node(str(db), tmp_path / "seal.key", log=tmp_path / "node.log")
     try:
         node.wait_ready()
@@ -120,7 +120,7 @@ def test_crash_after_commit_keeps_the_attempt_counted(tmp_path: Path) -> None:
     db = tmp_path / "vault.db"
     key_file = tmp_path / "seal.key"
     store = SqliteStore(db)
-    setup = init_vault(store, KeyFileSealer.create(key_file))
+    setup = init_vault(store, KeyFileSealer.create(key_file), settings=OPEN_SETTINGS)
     node = Node(str(db), key_file, log=tmp_path / "a.log").wait_ready()
     try:
         VaultClient(node.url, pinned_key=setup.public_key).register("victim", PW, V, ksf=FAST_KSF)

@@ -22,6 +22,10 @@ from coffer.vault.store_postgres import PostgresStore
 
 FAST_KSF = Argon2idKSF(memory_kib=64, iterations=1, parallelism=1)
 SETTINGS = VaultSettings(default_ksf=wire.ksf_to_json(FAST_KSF), node="test")
+# stored settings for node processes (the rate limits would throttle the concurrency tests)
+OPEN_SETTINGS = VaultSettings(
+    default_ksf=wire.ksf_to_json(FAST_KSF), rate_per_address=0, rate_per_account=0
+)
 OPEN_LIMITS = HttpSettings(per_address=Limit(0, 0), per_account=Limit(0, 0))
 
 _PG_CANDIDATES = (

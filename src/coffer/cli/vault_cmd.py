@@ -1,10 +1,12 @@
 """``coffer vault``: create a key vault (``init``) and run a vault node (``serve``).
 
-Rules: the database and the seal key come from flags or the environment (``COFFER_VAULT_DB``,
-``COFFER_VAULT_KEY_FILE``, ``COFFER_VAULT_PKCS11_LIB`` / ``_TOKEN`` / ``_KEY``; the PKCS#11 PIN
-only from ``COFFER_VAULT_PKCS11_PIN``). Every Coffer error becomes one line on stderr and its
-exit code (15 for vault errors). ``init`` prints the vault public key and fingerprint that clients
-pin; ``serve`` refuses to start when the seal key does not open the stored setup.
+Rules: ``init`` creates the database, the sealed server secrets and the stored security settings
+(its settings flags are those of ``vault settings set``) and prints the public key and
+fingerprint that clients pin. ``serve`` takes only node-local options — address, TLS, proxies,
+workers, connection limits, metrics — and runs on the settings stored in the database; it
+refuses to start when the seal key does not open the stored setup, and refuses plain HTTP on a
+non-loopback address without ``--insecure-http``. The operator commands (``settings``,
+``accounts``, ``rotate-seal``, ``housekeeping``) are in :mod:`coffer.cli.vault_admin_cmd`.
 
 Usable on its own (``python -m coffer.cli.vault_cmd serve …``) and registered in the main CLI as
 ``from coffer.cli.vault_cmd import vault``.
@@ -13,102 +15,25 @@ Usable on its own (``python -m coffer.cli.vault_cmd serve …``) and registered 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
 
+from coffer.cli.vault_admin_cmd import register_admin_commands
+from coffer.cli.vault_options import (
+    fail,
+    make_sealer,
+    seal_options,
+    settings_from_flags,
+    settings_options,
+    store_options,
+)
 from coffer.errors import CofferError
-from coffer.opaque import KSF_MOBILE, KSF_OPAQUE_KE_DEFAULT, KSF_RFC_RECOMMENDED
 from coffer.vault import wire
 from coffer.vault._crypto import fingerprint
-from coffer.vault.protocol import VaultSettings
-from coffer.vault.ratelimit import Limit
-from coffer.vault.seal import KeyFileSealer, Pkcs11Sealer, Sealer
-
-KSF_PROFILES = {
-    "mobile": KSF_MOBILE,
-    "opaque-ke-default": KSF_OPAQUE_KE_DEFAULT,
-    "rfc-recommended": KSF_RFC_RECOMMENDED,
-}
-
-
-def _fail(exc: CofferError) -> click.ClickException:
-    """A ClickException that prints the error and exits with the Coffer error's code."""
-    cls = type("VaultCommandError", (click.ClickException,), {"exit_code": exc.exit_code})
-    error: click.ClickException = cls(str(exc))
-    return error
-
-
-def _store_options(f: Any) -> Any:
-    options = [
-        click.option(
-            "--db",
-            "database",
-            envvar="COFFER_VAULT_DB",
-            default="vault.db",
-            show_default=True,
-            help="SQLite file, or postgresql://… for several nodes on one database.",
-        ),
-        click.option(
-            "--pg-schema",
-            envvar="COFFER_VAULT_PG_SCHEMA",
-            default="coffer_vault",
-            show_default=True,
-            help="PostgreSQL schema holding the vault's tables.",
-        ),
-        click.option(
-            "--key-file",
-            envvar="COFFER_VAULT_KEY_FILE",
-            default="vault-seal.key",
-            show_default=True,
-            type=click.Path(dir_okay=False),
-            help="0600 seal-key file (ignored when --pkcs11-lib is given).",
-        ),
-        click.option(
-            "--pkcs11-lib",
-            envvar="COFFER_VAULT_PKCS11_LIB",
-            default=None,
-            help="PKCS#11 module; seal with a key inside this HSM token.",
-        ),
-        click.option(
-            "--pkcs11-token",
-            envvar="COFFER_VAULT_PKCS11_TOKEN",
-            default="coffer-vault",
-            show_default=True,
-            help="Token label.",
-        ),
-        click.option(
-            "--pkcs11-key",
-            envvar="COFFER_VAULT_PKCS11_KEY",
-            default="coffer-vault-seal",
-            show_default=True,
-            help="Label of the AES seal key in the token.",
-        ),
-        click.option(
-            "--max-attempts",
-            type=click.IntRange(1, 1000),
-            default=10,
-            show_default=True,
-            help="Password guesses allowed per account.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _sealer(key_file: str, lib: str | None, token: str, key: str, *, create: bool) -> Sealer:
-    from pathlib import Path
-
-    if lib:
-        sealer = Pkcs11Sealer(lib, token, key)
-        if create:
-            sealer.create_key()
-        return sealer
-    path = Path(key_file)
-    if create and not path.exists():
-        return KeyFileSealer.create(path)
-    return KeyFileSealer(path)
+from coffer.vault.errors import VaultConfigError
+from coffer.vault.settings import VaultSettings
 
 
 @click.group("vault")
@@ -117,115 +42,163 @@ def vault() -> None:
 
 
 @vault.command("init")
-@_store_options
-def init_cmd(
-    database: str,
-    pg_schema: str,
-    key_file: str,
-    pkcs11_lib: str | None,
-    pkcs11_token: str,
-    pkcs11_key: str,
-    max_attempts: int,
-) -> None:
-    """Create the vault database and its sealed server secrets."""
+@store_options
+@seal_options
+@settings_options
+def init_cmd(database: str, pg_schema: str, **opts: Any) -> None:
+    """Create the vault database, its sealed server secrets and its stored settings."""
     from coffer.vault.server import init_vault, open_store
 
     try:
-        store = open_store(database, max_attempts=max_attempts, pg_schema=pg_schema)
-        sealer = _sealer(key_file, pkcs11_lib, pkcs11_token, pkcs11_key, create=True)
-        setup = init_vault(store, sealer)
+        settings = settings_from_flags(VaultSettings(), opts)
+        store = open_store(database, pg_schema=pg_schema)
+        sealer = make_sealer(*_seal_args(opts), create=True)
+        setup = init_vault(store, sealer, settings=settings)
         store.close()
     except CofferError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     click.echo(f"vault initialised in {database}")
     click.echo(f"public key:  {wire.b64e(setup.public_key)}")
     click.echo(f"fingerprint: {fingerprint(setup.public_key)}")
 
 
+def _seal_args(opts: dict[str, Any], prefix: str = "") -> tuple[Any, ...]:
+    names = ("key_file", "pkcs11_lib", "pkcs11_token", "pkcs11_key", "pkcs11_pin_file")
+    return tuple(opts[prefix + n] for n in names)
+
+
+_MOVED = {
+    "--max-attempts": "max-attempts",
+    "--default-ksf": "default-ksf",
+    "--rate-per-address": "rate-per-address",
+    "--rate-per-account": "rate-per-account",
+    "--burst": "burst-per-address / --burst-per-account",
+}
+
+
+def _moved_options(f: Any) -> Any:
+    """Former ``serve`` flags for stored settings: a clear error instead of "no such option"."""
+    for flag in _MOVED:
+        f = click.option(flag, "moved_" + flag[2:].replace("-", "_"), hidden=True)(f)
+    return click.option("--trust-forwarded-for", "moved_trust_xff", is_flag=True, hidden=True)(f)
+
+
+def _refuse_moved(opts: dict[str, Any]) -> None:
+    if opts.pop("moved_trust_xff", False):
+        raise click.UsageError("--trust-forwarded-for is gone: give --trusted-proxy CIDR instead")
+    for flag, setting in _MOVED.items():
+        if opts.pop("moved_" + flag[2:].replace("-", "_"), None) is not None:
+            raise click.UsageError(
+                f"{flag} is a security setting stored in the vault database, the same for "
+                f"every node: use `coffer vault settings set --{setting} …`"
+            )
+
+
 @vault.command("serve")
-@_store_options
-@click.option("--host", default="127.0.0.1", show_default=True)
+@store_options
+@seal_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8420, show_default=True)
 @click.option("--node", default="", help="Name of this node in logs and the audit trail.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
-    "--default-ksf",
-    type=click.Choice(sorted(KSF_PROFILES)),
-    default="mobile",
-    show_default=True,
-    help="KSF the vault advises clients to register with.",
-)
-@click.option(
-    "--rate-per-address",
-    type=float,
-    default=20.0,
-    show_default=True,
-    help="Requests per second per client address (0: no limit).",
-)
-@click.option(
-    "--rate-per-account",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Requests per second per account (0: no limit).",
-)
-@click.option("--burst", type=int, default=20, show_default=True, help="Bucket size.")
-@click.option(
-    "--trust-forwarded-for",
+    "--insecure-http",
     is_flag=True,
-    help="Take the client address from X-Forwarded-For (behind a trusted proxy).",
+    help="Allow plain HTTP on a non-loopback address (only behind a TLS proxy).",
 )
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="CIDR",
+    help="Proxy whose X-Forwarded-For is believed (repeatable; default: none).",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9420,
+    show_default=True,
+    help="Prometheus metrics port (0: none).",
+)
+@click.option("--max-connections", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--max-per-address", type=click.IntRange(1), default=64, show_default=True)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.5, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client has to send a whole request.",
+)
+@click.option("--keepalive-timeout", type=click.FloatRange(1, 300), default=15.0, show_default=True)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
-def serve_cmd(
-    database: str,
-    pg_schema: str,
-    key_file: str,
-    pkcs11_lib: str | None,
-    pkcs11_token: str,
-    pkcs11_key: str,
-    max_attempts: int,
-    host: str,
-    port: int,
-    node: str,
-    default_ksf: str,
-    rate_per_address: float,
-    rate_per_account: float,
-    burst: int,
-    trust_forwarded_for: bool,
-    log_level: str,
-) -> None:
-    """Serve the vault API over HTTP (uvicorn)."""
-    import uvicorn
-
+@_moved_options
+def serve_cmd(database: str, pg_schema: str, **opts: Any) -> None:
+    """Serve the vault API (runs on the settings stored in the database)."""
+    _refuse_moved(opts)
     from coffer.vault.app import HttpSettings, create_app
     from coffer.vault.audit import configure_logging
+    from coffer.vault.node import check_transport, run
     from coffer.vault.server import load_core, open_store
 
-    settings = VaultSettings(
-        default_ksf=wire.ksf_to_json(KSF_PROFILES[default_ksf]),
-        node=node or f"{host}:{port}",
-    )
-    http = HttpSettings(
-        per_address=Limit(rate_per_address, max(burst, 1)),
-        per_account=Limit(rate_per_account, max(burst, 1)),
-        trust_forwarded_for=trust_forwarded_for,
+    try:
+        node_opts = _node_options(opts)
+        check_transport(node_opts, lambda m: click.secho(m, err=True, fg="red", bold=True))
+        store = open_store(database, pg_schema=pg_schema)
+        sealer = make_sealer(*_seal_args(opts), create=False)
+        node = opts["node"] or f"{node_opts.host}:{node_opts.port}"
+        core = load_core(store, sealer, node=node)
+    except CofferError as exc:
+        raise fail(exc) from None
+    configure_logging(getattr(logging, opts["log_level"].upper()))
+    http = HttpSettings(trusted_proxies=node_opts.guard.trusted_proxies)
+    workers = f" ({node_opts.workers} workers)" if node_opts.workers > 1 else ""
+    click.echo(
+        f"vault {fingerprint(core.setup.public_key)} serving on {node_opts.url}{workers}", err=True
     )
     try:
-        store = open_store(database, max_attempts=max_attempts, pg_schema=pg_schema)
-        sealer = _sealer(key_file, pkcs11_lib, pkcs11_token, pkcs11_key, create=False)
-        core = load_core(store, sealer, settings)
+        run(lambda: create_app(core, http), node_opts, before_fork=store.close)
     except CofferError as exc:
-        raise _fail(exc) from None
-    configure_logging(getattr(logging, log_level.upper()))
-    click.echo(
-        f"vault {fingerprint(core.setup.public_key)} serving on http://{host}:{port}", err=True
-    )
-    uvicorn.run(create_app(core, http), host=host, port=port, log_level="warning", access_log=False)
+        raise fail(exc) from None
 
+
+def _node_options(opts: dict[str, Any]) -> Any:
+    from coffer.vault.clientaddr import parse_networks
+    from coffer.vault.netguard import GuardLimits
+    from coffer.vault.node import NodeOptions
+
+    try:
+        proxies = parse_networks(opts["trusted_proxies"])
+    except ValueError as exc:
+        raise VaultConfigError(f"--trusted-proxy: {exc}") from None
+    guard = GuardLimits(
+        max_connections=opts["max_connections"],
+        max_per_address=opts["max_per_address"],
+        read_timeout=opts["read_timeout"],
+        keepalive_timeout=opts["keepalive_timeout"],
+        trusted_proxies=proxies,
+    )
+    return NodeOptions(
+        host=opts["host"],
+        port=opts["port"],
+        tls_cert=opts["tls_cert"],
+        tls_key=opts["tls_key"],
+        insecure_http=opts["insecure_http"],
+        workers=opts["workers"],
+        metrics_host=opts["metrics_host"],
+        metrics_port=opts["metrics_port"],
+        guard=guard,
+    )
+
+
+register_admin_commands(vault)
 
 if __name__ == "__main__":
     vault()

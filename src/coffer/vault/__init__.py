@@ -20,7 +20,8 @@ Exception tree (details in :mod:`coffer.vault.errors`)::
     │   └── SealError
     ├── StoreError
     └── RequestRefused(status, code)
-        ├── BadRequest, LoginFailed, AccountExists, Conflict, AttemptExpired, TooLarge
+        ├── BadRequest, LoginFailed, AccountExists, Conflict, AttemptExpired, TooLarge,
+        │   UnsupportedMediaType
         ├── VaultLocked
         └── RateLimited(retry_after)
 """

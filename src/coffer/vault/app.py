@@ -2,14 +2,25 @@
 
 Rules:
 
-- JSON in, JSON out; binary fields unpadded base64url. Request bodies are capped
-  (:data:`MAX_BODY`, checked on ``Content-Length`` and while reading): 413 beyond it.
+- JSON in, JSON out; binary fields unpadded base64url. A POST must say ``Content-Type:
+  application/json`` (415 otherwise: a web page cannot make a browser send that cross-origin
+  without a CORS preflight, which the vault never answers). Request bodies are capped
+  (:data:`MAX_BODY`, checked on ``Content-Length`` and while reading): 413 beyond it; JSON nested
+  deeper than :data:`MAX_DEPTH` is 400.
 - Errors map to statuses in one place (:func:`_error_response`): a :class:`RequestRefused` gives
   its own status and ``{"error": code, "message": …}``; 429 carries ``Retry-After``; a store
-  failure is 503; anything else is 500 and is logged without request data.
+  failure is 503; anything else is 500 and is logged without request data. Unknown paths and
+  methods are JSON 404/405 too — no response is ever plain text.
+- The client address is the peer, or behind trusted proxies the rightmost untrusted
+  ``X-Forwarded-For`` hop (:mod:`coffer.vault.clientaddr`).
 - Rate limits: every request takes a token from the client address's bucket; requests naming an
-  account (register, recover start, attempts) also from the account's bucket.
-- Handlers run in the thread pool (the store and the crypto are blocking and release the GIL).
+  account (register, recover start, attempts) also from the account's bucket. By default the
+  buckets live in the store, shared by every node, with the rates of the stored settings;
+  explicit :class:`HttpSettings` limits use per-process buckets (tests, the embedded vault).
+- ``/v1/health`` (alive: no I/O) and ``/v1/ready`` (the store answers and holds this node's
+  public key) are not rate-limited.
+- Handlers run in the thread pool (the store and the crypto are blocking and release the GIL);
+  the shared rate-limit check runs in the same thread hop as the handler.
 - Test-only hook: with ``COFFER_VAULT_TEST_CRASH_AFTER_COMMIT=1`` in its environment the node
   calls ``os._exit(75)`` right after committing an attempt, before sending the KE2 — the crash
   test's way of killing a node at the worst moment. Never set it in production.
@@ -29,30 +40,49 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from coffer.vault import openapi
+from coffer.vault import openapi, store_admin
 from coffer.vault.audit import elapsed_ms, log_event
-from coffer.vault.errors import BadRequest, RateLimited, RequestRefused, StoreError, TooLarge
+from coffer.vault.clientaddr import Network, client_address
+from coffer.vault.errors import (
+    BadRequest,
+    RateLimited,
+    RequestRefused,
+    StoreError,
+    TooLarge,
+    UnsupportedMediaType,
+)
+from coffer.vault.housekeeping import Housekeeper
+from coffer.vault.metrics import METRICS
 from coffer.vault.protocol import VaultCore
 from coffer.vault.ratelimit import Limit, RateLimiter
+from coffer.vault.server import META_PUBLIC_KEY
 from coffer.vault.store import AuditContext
 
 MAX_BODY = 4096
+MAX_DEPTH = 8
 CRASH_ENV = "COFFER_VAULT_TEST_CRASH_AFTER_COMMIT"
 Handler = Callable[[dict[str, Any], AuditContext], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """Limits of the HTTP layer."""
+    """The HTTP layer's node-local knobs.
 
-    per_address: Limit = field(default_factory=lambda: Limit(rate=20.0, burst=60))
-    per_account: Limit = field(default_factory=lambda: Limit(rate=1.0, burst=20))
+    ``per_address`` / ``per_account`` of ``None`` (the default) mean: the stored settings'
+    rates, in buckets shared through the store. Explicit limits are per-process buckets.
+    """
+
+    per_address: Limit | None = None
+    per_account: Limit | None = None
     sweep_interval: float = 15.0
-    trust_forwarded_for: bool = False
+    settings_interval: float = 5.0
+    housekeeping_interval: float = 600.0
+    trusted_proxies: tuple[Network, ...] = field(default_factory=tuple)
 
 
 def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
@@ -60,11 +90,14 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
     http = http or HttpSettings()
     if os.environ.get(CRASH_ENV) == "1":
         core.after_attempt_commit = lambda: os._exit(75)
+    core.store.on_event = METRICS.audit_event
     api = _Api(core, http)
     routes = [
         Route("/v1/info", api.info, methods=["GET"]),
         Route("/v1/openapi.json", api.openapi, methods=["GET"]),
         Route("/v1/attempts", api.attempts, methods=["GET"]),
+        Route("/v1/health", api.health, methods=["GET"]),
+        Route("/v1/ready", api.ready, methods=["GET"]),
     ]
     for path, handler, by_account in (
         ("/v1/register/start", core.register_start, True),
@@ -77,19 +110,24 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
         ("/v1/account/delete", core.account_delete, False),
     ):
         routes.append(Route(path, api.post_endpoint(handler, by_account), methods=["POST"]))
-    return Starlette(routes=routes, lifespan=api.lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=api.lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _crash},
+    )
 
 
 class _Api:
     def __init__(self, core: VaultCore, http: HttpSettings) -> None:
         self.core = core
         self.http = http
-        self.by_address = RateLimiter(http.per_address)
-        self.by_account = RateLimiter(http.per_account)
+        self.by_address = RateLimiter(http.per_address) if http.per_address else None
+        self.by_account = RateLimiter(http.per_account) if http.per_account else None
+        self.keeper = Housekeeper(core, http)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._sweeper())
+        task = asyncio.create_task(self.keeper.run())
         try:
             yield
         finally:
@@ -97,20 +135,26 @@ class _Api:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _sweeper(self) -> None:
-        ctx = AuditContext("sweeper", self.core.settings.node)
-        while True:
-            await asyncio.sleep(self.http.sweep_interval)
-            try:
-                await run_in_threadpool(self.core.store.sweep, self.core.clock(), ctx)
-            except StoreError as exc:
-                log_event(logging.WARNING, event="sweep-failed", detail=type(exc).__name__)
-
     async def info(self, request: Request) -> Response:
         return await self._guard(request, lambda: self.core.info(), None)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi.spec())
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "alive", "node": self.core.settings.node})
+
+    async def ready(self, request: Request) -> Response:
+        start = time.perf_counter()
+        try:
+            stored = await run_in_threadpool(self.core.store.get_meta, META_PUBLIC_KEY)
+        except StoreError:
+            stored = None
+        if stored != self.core.setup.public_key:
+            body = {"error": "not_ready", "message": "the vault's database is unavailable"}
+            return self._finish(request, start, JSONResponse(body, status_code=503))
+        ok = {"status": "ready", "node": self.core.settings.node}
+        return self._finish(request, start, JSONResponse(ok))
 
     async def attempts(self, request: Request) -> Response:
         account = request.query_params.get("account", "")
@@ -136,32 +180,48 @@ class _Api:
         self, request: Request, call: Callable[[], dict[str, Any]], account: str | None
     ) -> Response:
         start = time.perf_counter()
+        client = self._client(request)
+
+        def limited_call() -> dict[str, Any]:
+            self._limit(client, account)
+            return call()
+
         try:
-            self._limit(self._client(request), account)
-            result = await run_in_threadpool(call)
+            result = await run_in_threadpool(limited_call)
             response: Response = JSONResponse(result)
         except Exception as exc:
             response = _error_response(exc)
         return self._finish(request, start, response)
 
     def _limit(self, client: str, account: str | None) -> None:
-        wait = self.by_address.take("addr:" + client)
+        """Take a token from the address's bucket, then (if named) the account's."""
+        wait = self._take(self.by_address, "addr:" + client, True)
         if not wait and account:
-            wait = self.by_account.take("acct:" + account)
+            wait = self._take(self.by_account, "acct:" + account, False)
         if wait:
             raise RateLimited("too many requests; slow down", retry_after=wait)
 
+    def _take(self, local: RateLimiter | None, key: str, by_address: bool) -> int:
+        if local is not None:
+            return local.take(key)
+        s = self.core.settings
+        rate, burst = (
+            (s.rate_per_address, s.burst_per_address)
+            if by_address
+            else (s.rate_per_account, s.burst_per_account)
+        )
+        return store_admin.rate_take(self.core.store, key, rate, burst, time.time())
+
     def _client(self, request: Request) -> str:
-        if self.http.trust_forwarded_for:
-            forwarded = request.headers.get("x-forwarded-for", "")
-            if forwarded:
-                return forwarded.split(",")[0].strip()
-        return request.client.host if request.client else ""
+        peer = request.client.host if request.client else ""
+        forwarded = request.headers.get("x-forwarded-for")
+        return client_address(peer, forwarded, self.http.trusted_proxies)
 
     def _ctx(self, request: Request) -> AuditContext:
         return AuditContext(self._client(request), self.core.settings.node)
 
     def _finish(self, request: Request, start: float, response: Response) -> Response:
+        METRICS.request(request.url.path, response.status_code, time.perf_counter() - start)
         log_event(
             method=request.method,
             path=request.url.path,
@@ -175,6 +235,9 @@ class _Api:
 
 
 async def _read_json(request: Request) -> dict[str, Any]:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType("request bodies must be sent as Content-Type: application/json")
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
@@ -185,13 +248,48 @@ async def _read_json(request: Request) -> dict[str, Any]:
         if size > MAX_BODY:
             raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
         chunks.append(chunk)
+    raw = b"".join(chunks)
+    if _nesting(raw) > MAX_DEPTH:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
     try:
-        body = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("the request body is not JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
+
+
+def _nesting(raw: bytes) -> int:
+    """Deepest ``[``/``{`` nesting outside strings (an upper bound is all that is needed)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_request")
+    return JSONResponse({"error": code, "message": code.replace("_", " ")}, status_code=status)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    return _error_response(exc)
 
 
 def _error_response(exc: Exception) -> Response:

@@ -52,6 +52,7 @@ from coffer.vault.errors import (
     RateLimited,
     RequestRefused,
     TooLarge,
+    UnsupportedMediaType,
     VaultConfigError,
     VaultKeyMismatch,
     VaultLocked,
@@ -60,7 +61,6 @@ from coffer.vault.errors import (
     WrongPassword,
 )
 from coffer.vault.known_vaults import KnownVaults
-from coffer.vault.protocol import CONTEXT
 
 _CODES: dict[str, type[RequestRefused]] = {
     "bad_request": BadRequest,
@@ -68,6 +68,7 @@ _CODES: dict[str, type[RequestRefused]] = {
     "conflict": Conflict,
     "attempt_expired": AttemptExpired,
     "too_large": TooLarge,
+    "unsupported_media_type": UnsupportedMediaType,
     "locked": VaultLocked,
     "rate_limited": RateLimited,
 }
@@ -83,6 +84,7 @@ class VaultInfo:
     suite: str
     max_attempts: int
     default_ksf: KSF
+    context: bytes = b""
 
 
 @dataclass
@@ -149,6 +151,7 @@ class VaultClient:
                 str(body.get("suite")),
                 int(body.get("max_attempts", 0)),
                 self._ksf(body.get("default_ksf")),
+                self._context(body.get("context", "")),
             )
         return self._info
 
@@ -227,7 +230,8 @@ class VaultClient:
 
     # -- flows -----------------------------------------------------------------------------
     def _config(self, ksf: KSF) -> Config:
-        return Config(context=CONTEXT, ksf=ksf, pinned_server_public_key=self.info().public_key)
+        info = self.info()
+        return Config(context=info.context, ksf=ksf, pinned_server_public_key=info.public_key)
 
     def _login(self, account: str, password: bytes) -> _Login:
         wire.check_account(account)
@@ -371,6 +375,14 @@ class VaultClient:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise VaultProtocolError(f"vault answer: {name} must be a non-negative integer")
         return value
+
+    @staticmethod
+    def _context(value: object) -> bytes:
+        """The deployment's OPAQUE context (a wrong one only makes logins fail, and the
+        pinned key inside OPAQUE still authenticates the vault)."""
+        if not isinstance(value, str) or len(value) > 200 or not value.isascii():
+            raise VaultProtocolError("vault answer: context must be a short ASCII string")
+        return value.encode("ascii")
 
     @staticmethod
     def _ksf(value: object) -> KSF:

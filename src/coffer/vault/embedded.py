@@ -21,6 +21,7 @@ from coffer.vault import wire
 from coffer.vault._crypto import fingerprint
 from coffer.vault.app import HttpSettings, create_app
 from coffer.vault.errors import VaultUnavailable
+from coffer.vault.node import NodeOptions, uvicorn_config
 from coffer.vault.protocol import VaultSettings
 from coffer.vault.seal import KeyFileSealer
 from coffer.vault.server import META_SETUP, init_vault, load_core
@@ -35,11 +36,13 @@ class EmbeddedVault:
         workdir: Path,
         settings: VaultSettings | None = None,
         http: HttpSettings | None = None,
-        max_attempts: int = 10,
+        max_attempts: int | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.store = SqliteStore(self.workdir / "vault.db", max_attempts)
+        self.store = SqliteStore(self.workdir / "vault.db")
+        if max_attempts is not None:
+            settings = (settings or VaultSettings()).replace(max_attempts=max_attempts)
         key_file = self.workdir / "vault-seal.key"
         self.store.create_schema()
         if self.store.get_meta(META_SETUP) is None:
@@ -52,9 +55,7 @@ class EmbeddedVault:
         self._sock.bind(("127.0.0.1", 0))
         self.port = int(self._sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(self.core, http), log_level="warning", access_log=False, lifespan="on"
-        )
+        config = uvicorn_config(create_app(self.core, http), NodeOptions(metrics_port=0))
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

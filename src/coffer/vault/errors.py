@@ -23,6 +23,7 @@ key error (exit code 11), everything else a vault error (exit code 15)::
         ├── AccountExists       409 account_exists
         ├── Conflict            409 conflict
         ├── TooLarge            413 too_large
+        ├── UnsupportedMediaType 415 unsupported_media_type (a body not sent as JSON)
         ├── VaultLocked         423 locked: the guess allowance is used up, the secret destroyed
         └── RateLimited         429 rate_limited (retry_after seconds)
 """
@@ -44,6 +45,7 @@ __all__ = [
     "SealError",
     "StoreError",
     "TooLarge",
+    "UnsupportedMediaType",
     "VaultConfigError",
     "VaultError",
     "VaultKeyMismatch",
@@ -139,6 +141,11 @@ class AttemptExpired(RequestRefused):
 class TooLarge(RequestRefused):
     status = 413
     code = "too_large"
+
+
+class UnsupportedMediaType(RequestRefused):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class VaultLocked(RequestRefused):

@@ -84,9 +84,10 @@ ERRORS = {
     "409": "account exists, or the account changed during the login",
     "410": "unknown, used or expired attempt or grant",
     "413": "request body larger than the cap",
+    "415": "the body was not sent as Content-Type: application/json",
     "423": "the account's password route is locked (allowance used up, secret destroyed)",
     "429": "rate limited; see Retry-After",
-    "503": "the vault's database is unavailable",
+    "503": "the vault's database is unavailable (or, for /v1/ready, the node is not ready)",
 }
 
 
@@ -102,7 +103,7 @@ def _post(summary: str, req: dict[str, Any], ok: dict[str, Any], codes: list[str
         "post": {
             "summary": summary,
             "requestBody": {"required": True, "content": {JSON: {"schema": req}}},
-            "responses": _responses(ok, ["400", "413", "429", "503", *codes]),
+            "responses": _responses(ok, ["400", "413", "415", "429", "503", *codes]),
         }
     }
 
@@ -118,15 +119,33 @@ PATHS: dict[str, Any] = {
                     {
                         "version": {"type": "string"},
                         "suite": {"type": "string"},
-                        "context": {"type": "string"},
+                        "context": {"type": "string", "maxLength": 200},
+                        "identities": {"const": "public-keys"},
                         "public_key": _b64(32),
                         "fingerprint": {"type": "string"},
                         "max_attempts": {"type": "integer"},
                         "attempt_ttl": {"type": "number"},
                         "default_ksf": KSF,
+                        "accepted_ksf": {"type": "array", "items": KSF},
                     }
                 ),
-                [],
+                ["429", "503"],
+            ),
+        }
+    },
+    "/v1/health": {
+        "get": {
+            "summary": "Liveness: the process answers (no database access, no rate limit)",
+            "responses": _responses(
+                _obj({"status": {"const": "alive"}, "node": {"type": "string"}}), []
+            ),
+        }
+    },
+    "/v1/ready": {
+        "get": {
+            "summary": "Readiness: the database answers and holds this node's public key",
+            "responses": _responses(
+                _obj({"status": {"const": "ready"}, "node": {"type": "string"}}), ["503"]
             ),
         }
     },

@@ -31,13 +31,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from coffer.opaque import (
     KE1_LEN,
     KE3_LEN,
-    KSF_MOBILE,
     RECORD_LEN,
     REGISTRATION_REQUEST_LEN,
     Config,
@@ -61,6 +59,7 @@ from coffer.vault.errors import (
     LoginFailed,
     VaultLocked,
 )
+from coffer.vault.settings import LEGACY_CONTEXT, VaultSettings
 from coffer.vault.store import (
     LOCKED,
     Action,
@@ -74,20 +73,11 @@ from coffer.vault.store import (
     SqlStore,
 )
 
-CONTEXT = b"coffer-vault/v1"
+__all__ = ["API_VERSION", "CONTEXT", "LEGACY_CONTEXT", "SUITE", "VaultCore", "VaultSettings"]
+
+CONTEXT = VaultSettings().context  # the default: empty, as stock opaque-ke bindings need
 SUITE = "OPAQUE-3DH ristretto255-SHA512"
 API_VERSION = "v1"
-
-
-@dataclass(frozen=True)
-class VaultSettings:
-    """Tunable policy of a vault deployment."""
-
-    attempt_ttl: float = 120.0
-    grant_ttl: float = 120.0
-    default_ksf: dict[str, Any] = field(default_factory=lambda: wire.ksf_to_json(KSF_MOBILE))
-    allow_identity_ksf: bool = False
-    node: str = ""
 
 
 class VaultCore:
@@ -104,13 +94,31 @@ class VaultCore:
     ) -> None:
         self.setup = setup
         self.store = store
-        self.settings = settings or VaultSettings()
         self.clock = clock
         self.rng = rng
-        self.config = Config(context=CONTEXT, ksf=IdentityKSF())
         self._state_key = _crypto.derive(setup.to_bytes(), _crypto.LABEL_STATE)
-        self._default_ksf = wire.ksf_canonical(wire.ksf_from_json(self.settings.default_ksf))
         self.after_attempt_commit: Callable[[], None] | None = None
+        self.follow_stored_settings = False
+        self.apply(settings or VaultSettings())
+
+    def apply(self, settings: VaultSettings) -> None:
+        """Switch to new settings (a node re-reads the stored ones every few seconds)."""
+        self.config = Config(context=settings.context, ksf=IdentityKSF())
+        self._default_ksf = wire.ksf_canonical(wire.ksf_from_json(settings.default_ksf))
+        self.store.max_attempts = settings.max_attempts
+        self.settings = settings
+
+    def refresh_settings(self) -> bool:
+        """Re-read the stored settings if this node follows them; True if they changed."""
+        if not self.follow_stored_settings:
+            return False
+        from coffer.vault.settings import META_SETTINGS, decode
+
+        fresh = decode(self.store.get_meta(META_SETTINGS), self.settings.node)
+        if fresh == self.settings:
+            return False
+        self.apply(fresh)
+        return True
 
     def __repr__(self) -> str:
         return f"VaultCore(store={self.store!r}, public_key={self.setup.public_key.hex()})"
@@ -121,12 +129,14 @@ class VaultCore:
         return {
             "version": API_VERSION,
             "suite": SUITE,
-            "context": CONTEXT.decode(),
+            "context": s.context.decode("ascii"),
+            "identities": "public-keys",
             "public_key": wire.b64e(self.setup.public_key),
             "fingerprint": _crypto.fingerprint(self.setup.public_key),
-            "max_attempts": self.store.max_attempts,
+            "max_attempts": s.max_attempts,
             "attempt_ttl": s.attempt_ttl,
-            "default_ksf": self.settings.default_ksf,
+            "default_ksf": s.default_ksf,
+            "accepted_ksf": s.accepted_ksf(),
         }
 
     def attempts(self, account: str, ctx: AuditContext) -> dict[str, Any]:
@@ -314,6 +324,11 @@ class VaultCore:
         ksf = wire.ksf_from_json(body.get("ksf"))
         if isinstance(ksf, IdentityKSF) and not self.settings.allow_identity_ksf:
             raise BadRequest("this vault refuses the identity KSF; use argon2id")
+        if not self.settings.accepts(wire.ksf_to_json(ksf)):
+            raise BadRequest(
+                "this vault accepts only the KSFs listed in /v1/info accepted_ksf "
+                "(exact parameters every standard OPAQUE client can compute)"
+            )
         try:
             record = server_registration_finish(record)
         except (EncodingError, MisuseError):

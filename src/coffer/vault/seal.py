@@ -8,8 +8,11 @@ Rules:
   exclusively; a missing file, a file readable by group or others, or a key that does not open the
   blob is a :class:`SealError` at start-up — never a vault that answers with different keys.
 - :class:`Pkcs11Sealer`: an AES-256 key generated *inside* a PKCS#11 token as sensitive and
-  non-extractable; the blob is sealed with CKM_AES_GCM by the token. The user PIN comes from the
-  environment (``COFFER_VAULT_PKCS11_PIN``), never from a flag or a file in the repository.
+  non-extractable; the blob is sealed with CKM_AES_GCM by the token. The user PIN is never a
+  command-line value: it comes (first found wins) from a PIN file (``--pkcs11-pin-file``, which
+  must not be readable by group or others), from a systemd credential (``LoadCredential=`` or
+  ``LoadCredentialEncrypted=`` named :data:`PIN_CREDENTIAL`, read from
+  ``$CREDENTIALS_DIRECTORY``), or from the environment (``COFFER_VAULT_PKCS11_PIN``).
 - A sealed blob starts with a 4-byte magic naming the sealer kind, so a blob sealed by one kind is
   refused clearly by the other.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import abc
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,34 @@ SETUP_AD = b"coffer-vault/v1/server-setup"
 MAGIC_KEYFILE = b"CVK1"
 MAGIC_PKCS11 = b"CVP1"
 PIN_ENV = "COFFER_VAULT_PKCS11_PIN"
+PIN_CREDENTIAL = "coffer-vault-pkcs11-pin"
+
+
+def resolve_pin(pin_file: Path | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """The PKCS#11 user PIN from a file, a systemd credential, or the environment."""
+    env = os.environ if env is None else env
+    creds = env.get("CREDENTIALS_DIRECTORY")
+    candidates = [pin_file] if pin_file else []
+    if creds:
+        candidates.append(Path(creds) / PIN_CREDENTIAL)
+    for path in candidates:
+        if path is None or (path != pin_file and not path.exists()):
+            continue
+        return _read_pin(Path(path), strict=path == pin_file)
+    return env.get(PIN_ENV) or None
+
+
+def _read_pin(path: Path, strict: bool) -> str:
+    try:
+        st = path.stat()
+        text = path.read_text("utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        raise SealError(f"cannot read the PKCS#11 PIN from {path}: {type(exc).__name__}") from None
+    if strict and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SealError(f"PIN file {path} is readable by others; chmod 600 it")
+    if not text:
+        raise SealError(f"PIN file {path} is empty")
+    return text
 
 
 class Sealer(abc.ABC):
@@ -120,9 +152,12 @@ class Pkcs11Sealer(Sealer):
         self.library = library
         self.token_label = token_label
         self.key_label = key_label
-        self._pin = pin if pin is not None else os.environ.get(PIN_ENV)
+        self._pin = pin if pin is not None else resolve_pin()
         if not self._pin:
-            raise SealError(f"no PKCS#11 user PIN: set {PIN_ENV}")
+            raise SealError(
+                f"no PKCS#11 user PIN: give --pkcs11-pin-file, a systemd credential "
+                f"{PIN_CREDENTIAL!r}, or set {PIN_ENV}"
+            )
 
     def __repr__(self) -> str:
         return (

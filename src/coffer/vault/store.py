@@ -74,6 +74,7 @@ class SqlStore(abc.ABC):
 
     def __init__(self, max_attempts: int = 10) -> None:
         self.max_attempts = max_attempts
+        self.on_event: Callable[[str], None] | None = None  # metrics: every audit event
 
     # -- backend hooks -------------------------------------------------------------------
     @abc.abstractmethod
@@ -90,6 +91,10 @@ class SqlStore(abc.ABC):
 
     def _q(self, sql: str) -> str:
         return sql
+
+    def _quick(self) -> AbstractContextManager[Cursor]:
+        """A transaction for one statement that needs no durability (rate-limit buckets)."""
+        return self._tx()
 
     @abc.abstractmethod
     def _lock_account(self, cur: Cursor, account: str) -> None:
@@ -109,6 +114,33 @@ class SqlStore(abc.ABC):
         with self._tx() as cur:
             row = self._run(cur, "SELECT value FROM meta WHERE name = %s", name).fetchone()
         return None if row is None else bytes(row[0])
+
+    def set_meta_audited(
+        self, name: str, value: bytes, now: float, ctx: AuditContext, event: str, detail: str
+    ) -> None:
+        """Store or replace ``name`` with an audit row (``account`` empty) in one transaction."""
+        with self._tx() as cur:
+            self._run(
+                cur,
+                "INSERT INTO meta (name, value) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                name,
+                value,
+            )
+            sql.audit(self._run, cur, now, event, "", ctx, None, detail)
+
+    def swap_meta_audited(
+        self, name: str, old: bytes, new: bytes, now: float, ctx: AuditContext, detail: str
+    ) -> bool:
+        """Replace ``name`` only if it still holds ``old``; audited as ``seal-rotated``."""
+        with self._tx() as cur:
+            self._run(
+                cur, "UPDATE meta SET value = %s WHERE name = %s AND value = %s", new, name, old
+            )
+            if cur.rowcount != 1:
+                return False
+            sql.audit(self._run, cur, now, "seal-rotated", "", ctx, None, detail)
+        return True
 
     def put_meta(self, name: str, value: bytes) -> bool:
         """Store ``value`` unless ``name`` exists; True if stored."""
@@ -296,13 +328,13 @@ class SqlStore(abc.ABC):
 
     def audit_events(self, account: str | None = None) -> list[dict[str, Any]]:
         """The audit log (oldest first), optionally for one account."""
-        sql = "SELECT seq, ts, event, account, client, node, attempts_left FROM audit"
+        sql = "SELECT seq, ts, event, account, client, node, attempts_left, detail FROM audit"
         params: tuple[Any, ...] = ()
         if account is not None:
             sql, params = sql + " WHERE account = %s", (account,)
         with self._tx() as cur:
             rows = self._run(cur, sql + " ORDER BY seq", *params).fetchall()
-        keys = ("seq", "ts", "event", "account", "client", "node", "attempts_left")
+        keys = ("seq", "ts", "event", "account", "client", "node", "attempts_left", "detail")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def raw_account(self, account: str) -> dict[str, Any] | None:
@@ -394,3 +426,5 @@ class SqlStore(abc.ABC):
         attempts_left: int | None,
     ) -> None:
         sql.audit(self._run, cur, now, event, account, ctx, attempts_left)
+        if self.on_event is not None:
+            self.on_event(event)

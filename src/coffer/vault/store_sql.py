@@ -130,15 +130,17 @@ def audit(
     account: str,
     ctx: AuditContext,
     attempts_left: int | None,
+    detail: str | None = None,
 ) -> None:
     run(
         cur,
-        "INSERT INTO audit (ts, event, account, client, node, attempts_left)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
+        "INSERT INTO audit (ts, event, account, client, node, attempts_left, detail)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
         now,
         event,
         account,
         ctx.client,
         ctx.node,
         attempts_left,
+        detail,
     )

@@ -55,8 +55,21 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+CREATE TABLE IF NOT EXISTS audit_horizon (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  horizon REAL NOT NULL
+);
+DROP TRIGGER IF EXISTS audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  WHEN OLD.ts >= (SELECT COALESCE(MAX(horizon), 0) FROM audit_horizon)
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_horizon_forward BEFORE UPDATE ON audit_horizon
+  WHEN NEW.horizon < OLD.horizon
+  BEGIN SELECT RAISE(ABORT, 'the audit horizon only moves forward'); END;
+CREATE TRIGGER IF NOT EXISTS audit_horizon_kept BEFORE DELETE ON audit_horizon
+  BEGIN SELECT RAISE(ABORT, 'the audit horizon only moves forward'); END;
+CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS accounts_ghost_age ON accounts (state, updated_at);
 """
 
 
@@ -125,10 +138,43 @@ class SqliteStore(SqlStore):
     def _lock_account(self, cur: Cursor, account: str) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every transaction."""
 
+    @contextmanager
+    def _quick(self) -> Iterator[Cursor]:
+        """Rate-limit buckets: a connection of their own with ``synchronous=OFF`` (a bucket
+        lost in a power cut only refills early; it needs no fsync per request)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "quick", None)
+        if conn is None:
+            self._conn()  # creates the file 0600 first
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+                )
+                conn.execute("PRAGMA synchronous=OFF")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open vault database {self.path}: {exc}") from None
+            self._local.quick = conn
+            with self._lock:
+                self._all.append(conn)
+        with self._writer:
+            try:
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                yield cur
+                conn.commit()
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise StoreError(f"vault database {self.path}: {exc}") from None
+
     def create_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn().executescript(DDL)
+            conn = self._conn()
+            with self._writer:
+                conn.executescript(DDL)
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
+                if "detail" not in columns:  # databases made before audit details existed
+                    conn.execute("ALTER TABLE audit ADD COLUMN detail TEXT")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create the vault schema in {self.path}: {exc}") from None
 
