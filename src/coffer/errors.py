@@ -7,14 +7,16 @@ the CLI returns for it, so a user error always ends as one line on stderr plus a
     ├── UsageError (2)                  bad flags or arguments
     ├── RepositoryError (10)            no repository here / unsupported format
     │   └── RepositoryLocked (13)
-    ├── KeyError_ (11)                  wrong or malformed key, no slot opens
+    ├── WrongKey (11)                   wrong or malformed key, no slot opens
+    │   └── StalePassword (16)          a password that already failed was not sent again
     ├── IntegrityError (12)             authentication failed on stored data
     ├── coffer.backends.BackendError (14)   storage failures (see that package)
     ├── VaultError (15)                 key vault unreachable, locked, refused
     └── PartialBackup (3)               backup finished but skipped some files
 
 Exit codes (documented in README.md): 0 ok, 1 unexpected, 2 usage, 3 partial backup,
-10 repository, 11 key, 12 integrity, 13 locked, 14 storage, 15 vault, 130 interrupted.
+10 repository, 11 key, 12 integrity, 13 locked, 14 storage, 15 vault, 16 stale password,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class WrongKey(CofferError):
     """No key slot opens with the given key or password, or the key is malformed."""
 
     exit_code = 11
+
+
+class StalePassword(WrongKey):
+    """An unattended run was given a password that already failed for this key slot, so it was
+    not sent to the vault again: one stale password file never burns more than one guess."""
+
+    exit_code = 16
 
 
 class IntegrityError(CofferError):

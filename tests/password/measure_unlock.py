@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 
 from coffer.backends.local import LocalBackend
-from coffer.cli import unlock
-from coffer.cli.config_file import VaultTarget
 from coffer.crypto.slots import SlotKind
 from coffer.engine.repository import Repository, list_slots
 from coffer.opaque import KSF_MOBILE
+from coffer.unlock import VaultTarget
+from coffer.unlock import vault_route as unlock
 from coffer.vault.embedded import EmbeddedVault
 
 RUNS = 10

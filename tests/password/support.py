@@ -17,8 +17,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from coffer.cli import unlock
 from coffer.opaque import Argon2idKSF
+from coffer.unlock import vault_route as unlock
 from coffer.vault import wire
 from coffer.vault.app import HttpSettings, create_app
 from coffer.vault.protocol import VaultCore, VaultSettings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coffer.cli import unlock
+from coffer.unlock import vault_route as unlock
 from coffer.vault.client import VaultClient
 
 from .support import PASSWORD, WRONG, InProcessVault, run_cli, tree_digest

@@ -1,15 +1,15 @@
 """Shared CLI plumbing: the repository address, how the key is obtained, output mode.
 
 Rules:
-- The repository comes from ``--repo`` or ``COFFER_REPO``; the recovery key from
-  ``--recovery-key-file``, ``COFFER_RECOVERY_KEY`` or a hidden prompt — in that order. A typo in
-  a recovery key is caught by its checksum before the repository is touched.
-- Every command that needs the repository key goes through :func:`open_repository`, so new
-  unlock routes (the password via the key vault) are added in one place.
-- The password route (:mod:`coffer.cli.unlock`): ``--password-file`` or ``COFFER_PASSWORD`` or a
-  prompt; the vault from ``--vault``/``--account``/``--vault-key``, the environment, the config
-  file or the slot's metadata. ``--remember`` keeps the key that opened the repository
-  (:mod:`coffer.cli.remember`); nothing is kept by default.
+- The repository comes from ``--repo`` or ``--repository-file`` (never both), else
+  ``COFFER_REPO``, else ``COFFER_REPOSITORY_FILE`` (a file holding the address, as restic's).
+- Every command that needs the repository key goes through :func:`open_repository`, which hands
+  the flags to :func:`coffer.unlock.open_repository` as an :class:`~coffer.unlock.OutsideSecrets`
+  (``--recovery-key-file``/``--recovery-key-command``/``COFFER_RECOVERY_KEY``,
+  ``--password-file``/``--password-command``/``COFFER_PASSWORD``) and a terminal prompter
+  (:mod:`coffer.cli.unlock`); the vault from ``--vault``/``--account``/``--vault-key``, the
+  environment, the config file or the slot's metadata. ``--remember`` keeps the key that
+  opened the repository (:mod:`coffer.unlock.remember`); nothing is kept by default.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +26,15 @@ import click
 
 from coffer.backends.base import Backend
 from coffer.backends.registry import BackendOptions, open_backend
-from coffer.cli.config_file import VaultTarget, resolve
 from coffer.crypto.recovery import RecoveryKey
-from coffer.crypto.slots import SlotKind
 from coffer.engine.errors import SnapshotNotFound
-from coffer.engine.repository import Repository, list_slots, read_config_header
-from coffer.errors import UsageError, WrongKey
+from coffer.engine.repository import Repository
+from coffer.errors import UsageError
+from coffer.unlock.secrets import OutsideSecrets, read_text_file
+from coffer.unlock.settings import VaultTarget, resolve
+
+ENV_REPO = "COFFER_REPO"
+ENV_REPOSITORY_FILE = "COFFER_REPOSITORY_FILE"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,26 +50,57 @@ class Options:
     remember: bool = False
     limit_upload: float | None = None
     limit_download: float | None = None
+    password_command: str | None = None
+    recovery_key_command: str | None = None
+    repository_file: Path | None = None
+    _secrets: OutsideSecrets | None = field(default=None, repr=False)
 
     @property
     def vault(self) -> VaultTarget:
         """Vault address, account and key: flags over environment over the config file."""
         return resolve(self.vault_flags)
 
+    @property
+    def secrets(self) -> OutsideSecrets:
+        """The secrets the flags and the environment give (read lazily, once)."""
+        if self._secrets is None:
+            self._secrets = OutsideSecrets(
+                password_file=self.password_file,
+                password_command=self.password_command,
+                recovery_key_file=self.recovery_key_file,
+                recovery_key_command=self.recovery_key_command,
+            )
+        return self._secrets
+
 
 def common_options(func: F) -> F:
     """Add --repo, --recovery-key-file, the password-route options, --json and --quiet."""
 
-    @click.option("-r", "--repo", envvar="COFFER_REPO", help="repository address (or COFFER_REPO)")
+    @click.option("-r", "--repo", help="repository address (or COFFER_REPO)")
+    @click.option(
+        "--repository-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="file holding the repository address (or COFFER_REPOSITORY_FILE)",
+    )
     @click.option(
         "--recovery-key-file",
         type=click.Path(dir_okay=False, path_type=Path),
         help="file holding the recovery key (or COFFER_RECOVERY_KEY)",
     )
     @click.option(
+        "--recovery-key-command",
+        metavar="COMMAND",
+        help="command printing the recovery key (or COFFER_RECOVERY_KEY_COMMAND)",
+    )
+    @click.option(
         "--password-file",
         type=click.Path(dir_okay=False, path_type=Path),
         help="file holding the password (or COFFER_PASSWORD)",
+    )
+    @click.option(
+        "--password-command",
+        metavar="COMMAND",
+        help="command printing the password (or COFFER_PASSWORD_COMMAND)",
     )
     @click.option("--vault", "vault_url", help="key vault address (or COFFER_VAULT)")
     @click.option("--account", help="account at the key vault (or COFFER_ACCOUNT)")
@@ -88,8 +121,11 @@ def common_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(
         repo: str | None,
+        repository_file: Path | None,
         recovery_key_file: Path | None,
+        recovery_key_command: str | None,
         password_file: Path | None,
+        password_command: str | None,
         vault_url: str | None,
         account: str | None,
         vault_key: str | None,
@@ -103,41 +139,41 @@ def common_options(func: F) -> F:
         target = VaultTarget(vault_url, account, vault_key)
         opts = Options(repo, recovery_key_file, as_json, quiet, password_file, target, remember)
         opts.limit_upload, opts.limit_download = limit_upload, limit_download
+        opts.password_command, opts.recovery_key_command = password_command, recovery_key_command
+        opts.repository_file = repository_file
         return func(opts, **kw)
 
     return wrapper  # type: ignore[return-value]
 
 
+def repository_address(opts: Options) -> str:
+    """``--repo``/``--repository-file``, else ``COFFER_REPO``/``COFFER_REPOSITORY_FILE``."""
+    if opts.repo and opts.repository_file is not None:
+        raise UsageError("--repo and --repository-file are mutually exclusive")
+    if opts.repo:
+        return opts.repo
+    path = opts.repository_file
+    if path is None:
+        if env := os.environ.get(ENV_REPO):
+            return env
+        path = (
+            Path(os.environ[ENV_REPOSITORY_FILE]) if os.environ.get(ENV_REPOSITORY_FILE) else None
+        )
+    if path is None:
+        raise UsageError("no repository given: use --repo or --repository-file, or set COFFER_REPO")
+    address = read_text_file(path).strip()
+    if not address or "\n" in address:
+        raise UsageError(f"{path} must hold one repository address on one line")
+    return address
+
+
 def backend_for(opts: Options) -> Backend:
-    if not opts.repo:
-        raise UsageError("no repository given: use --repo or set COFFER_REPO")
     options = BackendOptions.from_env()
     if opts.limit_upload is not None:
         options = dataclasses.replace(options, upload_kib=opts.limit_upload)
     if opts.limit_download is not None:
         options = dataclasses.replace(options, download_kib=opts.limit_download)
-    return open_backend(opts.repo, options)
-
-
-def _key_text_without_prompt(opts: Options) -> str | None:
-    if opts.recovery_key_file is not None:
-        try:
-            return opts.recovery_key_file.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read {opts.recovery_key_file}: {exc.strerror}") from None
-    return os.environ.get("COFFER_RECOVERY_KEY") or None
-
-
-def read_recovery_key(opts: Options) -> RecoveryKey:
-    """Obtain and parse the recovery key (typos raise before any storage access)."""
-    text = _key_text_without_prompt(opts)
-    if text is None:
-        if not sys.stdin.isatty():
-            raise WrongKey(
-                "no recovery key given: use --recovery-key-file, COFFER_RECOVERY_KEY or a terminal"
-            )
-        text = click.prompt("Recovery key", hide_input=True)
-    return RecoveryKey.parse(text)
+    return open_backend(repository_address(opts), options)
 
 
 def write_recovery_key_file(path: Path, key: RecoveryKey) -> None:
@@ -151,32 +187,23 @@ def write_recovery_key_file(path: Path, key: RecoveryKey) -> None:
 
 
 def open_repository(opts: Options) -> Repository:
-    """Open the repository with the key the user supplied.
+    """Open the repository with the key the user supplied (see :mod:`coffer.unlock.flow`).
 
-    A key given by file or environment is parsed first, so a typo is reported before the
-    storage is touched; an interactive prompt comes only after the repository was found.
+    A key given by file, command or environment is parsed first, so a typo is reported before
+    the repository is read; an interactive prompt comes only after the repository was found.
     """
-    key = RecoveryKey.parse(text) if (text := _key_text_without_prompt(opts)) else None
+    from coffer.cli.unlock import TerminalPrompter, remembered_notice
+    from coffer.unlock import open_repository as unlock_repository
+
+    if (given := opts.secrets.recovery_key()) is not None:
+        RecoveryKey.parse(given.value.decode("utf-8"))  # a typo is reported before any I/O
     backend = backend_for(opts)
-    header, _sealed = read_config_header(backend)
-    if key is None:
-        from coffer.cli import unlock  # the vault client (httpx) only when it may be needed
-
-        other = unlock.open_other_routes(
-            backend, header[5:], opts.password_file, opts.vault, opts.remember
-        )
-        if other is not None:
-            return other
-        kinds = {s.kind for s in list_slots(backend)}
-        if kinds and SlotKind.RECOVERY not in kinds:
-            raise WrongKey("this repository has no recovery-key slot; use the password route")
-        key = read_recovery_key(opts)
-    repo = Repository.open(backend, SlotKind.RECOVERY, key.secret)
-    if opts.remember:
-        from coffer.cli import unlock
-
-        unlock.keep_if_asked(opts.remember, repo, SlotKind.RECOVERY, key.secret)
-    return repo
+    opened = unlock_repository(
+        backend, opts.secrets, TerminalPrompter(), opts.vault, remember_key=opts.remember
+    )
+    if opened.remembered_in is not None:
+        remembered_notice(opened.repository.repo_id, opened.remembered_in)
+    return opened.repository
 
 
 def resolve_snapshot(repo: Repository, ref: str) -> str:

@@ -8,7 +8,7 @@ Rules:
   (``mobile``: m = 64 MiB, t = 3).
 - Each "phone" has its own config folder inside the demo folder (``old-phone/``,
   ``new-phone/``), so the demo never writes to the user's own ``~/.config/coffer``.
-- Everything goes through the same functions the CLI uses (:mod:`coffer.cli.unlock`).
+- Everything goes through the same functions the CLI uses (:mod:`coffer.unlock`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from coffer.backends.local import LocalBackend
-from coffer.cli import unlock
-from coffer.cli.config_file import ENV_CONFIG, VaultTarget
-from coffer.cli.password_input import check_strength
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
 from coffer.engine.repository import Repository, list_slots
 from coffer.opaque import KSF_OPAQUE_KE_DEFAULT
+from coffer.paths import ENV_CONFIG
+from coffer.unlock import PasswordLocked, PasswordRejected, VaultTarget, open_with_password
+from coffer.unlock.strength import check_strength
+from coffer.unlock.vault_route import escrow_new_secret
 from coffer.vault import wire
 from coffer.vault.embedded import EmbeddedVault
 from coffer.vault.protocol import VaultSettings
@@ -62,7 +63,7 @@ def create_repository(workdir: Path, repo_dir: Path, vault: EmbeddedVault) -> Re
     """A repository with a password slot (V escrowed in the vault) and a recovery-key slot."""
     check_strength(PASSWORD)
     with phone(workdir, "old-phone"):
-        secret, meta = unlock.escrow_new_secret(VaultTarget(vault.url, ACCOUNT, None), PASSWORD_B)
+        secret, meta = escrow_new_secret(VaultTarget(vault.url, ACCOUNT, None), PASSWORD_B)
     repo = Repository.init(LocalBackend(repo_dir))
     repo.add_slot(SlotKind.VAULT, secret, meta)
     key = RecoveryKey.generate()
@@ -80,7 +81,7 @@ def open_on_new_phone(
     backend = LocalBackend(repo_dir)
     t = time.monotonic()
     with phone(workdir, "new-phone"):
-        repo, _secret = unlock.open_with_password(
+        repo, _secret = open_with_password(
             backend, list_slots(backend), VaultTarget(vault.url, ACCOUNT, None), PASSWORD_B
         )
     return repo, time.monotonic() - t
@@ -94,14 +95,14 @@ def lock_out(workdir: Path, repo_dir: Path, vault: EmbeddedVault, say: Say) -> d
     with phone(workdir, "thief-phone"):
         for _ in range(vault.store.max_attempts):
             try:
-                unlock.open_with_password(backend, slots, target, WRONG_PASSWORD.encode())
-            except unlock.PasswordRejected as exc:
+                open_with_password(backend, slots, target, WRONG_PASSWORD.encode())
+            except PasswordRejected as exc:
                 left.append(exc.attempts_left)
         say("   wrong password → attempts left: " + " ".join(str(n) for n in left))
         try:
-            unlock.open_with_password(backend, slots, target, PASSWORD_B)
+            open_with_password(backend, slots, target, PASSWORD_B)
             locked_message = ""
-        except unlock.PasswordLocked as exc:
+        except PasswordLocked as exc:
             locked_message = str(exc)
     say(f"   then the RIGHT password: {locked_message or 'opened (unexpected!)'}")
     return {"attempts_left": left, "locked": bool(locked_message)}

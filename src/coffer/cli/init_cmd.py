@@ -1,7 +1,8 @@
 """``coffer init``: create a repository and its first key slot(s).
 
 Default: one recovery-key slot. ``--password``: a vault slot instead — the password (asked
-twice; zxcvbn-checked) protects a fresh V escrowed in the key vault (:mod:`coffer.cli.unlock`);
+twice; zxcvbn-checked) protects a fresh V escrowed in the key vault
+(:mod:`coffer.unlock.vault_route`);
 with ``--recovery-key`` as well, both slots, and either opens the repository. The vault is
 reached and V escrowed before the repository is written, so a refusal leaves nothing behind.
 """
@@ -13,17 +14,18 @@ from pathlib import Path
 import click
 
 from coffer.backends.base import ObjectType
-from coffer.cli import unlock
-from coffer.cli.config_file import VaultTarget
 from coffer.cli.context import Options, backend_for, common_options, write_recovery_key_file
 from coffer.cli.output import emit_json
-from coffer.cli.password_input import ENV_PASSWORD, read_new_password
+from coffer.cli.password_input import read_new_password
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
 from coffer.engine.errors import RepositoryExists
 from coffer.engine.repository import Repository
 from coffer.errors import UsageError
+from coffer.unlock import vault_route
+from coffer.unlock.strength import account_hints
 
+_PASSWORD_FLAGS = "--password-file, --password-command, COFFER_PASSWORD"  # noqa: S105
 INSTRUCTION = (
     "This is your recovery key. It is the ONLY way to open these backups without a vault\n"
     "password: write it down or store it in a password manager now. Coffer will not show it again."
@@ -54,9 +56,11 @@ def command(
         if backend.exists(ObjectType.CONFIG, "config"):
             raise RepositoryExists(f"a repository already exists at {backend.location}")
         target = opts.vault
-        unlock.check_vault(target)
-        password = read_new_password(opts.password_file, ENV_PASSWORD, _hints(target))
-        vault_slot = unlock.escrow_new_secret(target, password)
+        vault_route.check_vault(target)
+        password = read_new_password(
+            opts.secrets.password(), _PASSWORD_FLAGS, account_hints(target.account)
+        )
+        vault_slot = vault_route.escrow_new_secret(target, password)
     repo = Repository.init(backend)
     info: dict[str, str] = {"repository": backend.location, "repository_id": repo.repo_id.hex()}
     if vault_slot is not None:
@@ -75,12 +79,6 @@ def command(
         click.echo("    " + key.display() + "\n")
     if save_recovery_key is not None:  # after showing the key: a failed write never loses it
         write_recovery_key_file(save_recovery_key, key)
-
-
-def _hints(target: VaultTarget) -> tuple[str, ...]:
-    """Words zxcvbn should treat as known to an attacker (the account name and its parts)."""
-    account = target.account or ""
-    return (account, *account.replace("@", " ").replace(".", " ").split())
 
 
 def _report(opts: Options, info: dict[str, str]) -> None:

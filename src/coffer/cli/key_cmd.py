@@ -18,7 +18,6 @@ from pathlib import Path
 
 import click
 
-from coffer.cli import remember
 from coffer.cli.context import (
     Options,
     backend_for,
@@ -27,11 +26,12 @@ from coffer.cli.context import (
     write_recovery_key_file,
 )
 from coffer.cli.output import emit_json
-from coffer.cli.unlock import META_ACCOUNT, META_FINGERPRINT, META_URL
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotInfo, SlotKind
 from coffer.engine.repository import list_slots, read_config_header
 from coffer.errors import UsageError
+from coffer.unlock import remember
+from coffer.unlock.vault_route import META_ACCOUNT, META_FINGERPRINT, META_URL
 
 INSTRUCTION = (
     "This is the new recovery key. Write it down or store it in a password manager now: "

@@ -22,14 +22,15 @@ from pathlib import Path
 import click
 
 from coffer.backends.base import Backend, ObjectType
-from coffer.cli import unlock
-from coffer.cli.config_file import VaultTarget
 from coffer.cli.context import Options, backend_for, common_options, open_repository
 from coffer.cli.output import emit_json
-from coffer.cli.password_input import ENV_NEW_PASSWORD, read_new_password, read_password
+from coffer.cli.password_input import read_current_password, read_new_password
 from coffer.crypto.slots import SlotInfo, SlotKind
 from coffer.engine.repository import list_slots, read_config_header
 from coffer.errors import UsageError
+from coffer.unlock import VaultTarget, open_with_password
+from coffer.unlock import vault_route as unlock
+from coffer.unlock.strength import account_hints
 
 _new_password_option = click.option(
     "--new-password-file",
@@ -38,13 +39,12 @@ _new_password_option = click.option(
 )
 
 
+_NEW_FLAGS = "--new-password-file, COFFER_NEW_PASSWORD"
+
+
 @click.group("password")
 def password() -> None:
     """Set, change or remove the password that opens a repository through the key vault."""
-
-
-def _hints(account: str) -> tuple[str, ...]:
-    return (account, *account.replace("@", " ").replace(".", " ").split())
 
 
 def _slots(opts: Options) -> tuple[Backend, list[SlotInfo]]:
@@ -58,6 +58,12 @@ def _done(opts: Options, text: str, **data: str) -> None:
         emit_json(data)
     else:
         click.echo(text)
+
+
+def _new_password(opts: Options, path: Path | None, account: str) -> bytes:
+    opts.secrets.new_password_file = path
+    given = opts.secrets.new_password()
+    return read_new_password(given, _NEW_FLAGS, account_hints(account))
 
 
 @password.command("set")
@@ -74,7 +80,7 @@ def set_password(opts: Options, new_password_file: Path | None) -> None:
             "use `coffer password change`"
         )
     unlock.check_vault(target)
-    new = read_new_password(new_password_file, ENV_NEW_PASSWORD, _hints(account))
+    new = _new_password(opts, new_password_file, account)
     secret, meta = unlock.escrow_new_secret(target, new)
     slot_id = repo.add_slot(SlotKind.VAULT, secret, meta)
     _done(
@@ -94,8 +100,8 @@ def change_password(opts: Options, new_password_file: Path | None) -> None:
     _backend, slots = _slots(opts)
     route = unlock.choose_route(slots, opts.vault)
     has_recovery = any(s.kind == SlotKind.RECOVERY for s in slots)
-    old = read_password(opts.password_file, "Current password")
-    new = read_new_password(new_password_file, ENV_NEW_PASSWORD, _hints(route.account))
+    old = read_current_password(opts.secrets.password(), "Current password")
+    new = _new_password(opts, new_password_file, route.account)
     if new == old:
         raise UsageError("the new password is the same as the current one")
     with (
@@ -126,8 +132,8 @@ def remove_password(opts: Options) -> None:
             "(`coffer key add-recovery`)"
         )
     target = VaultTarget(route.url, route.account, route.key)
-    pw = read_password(opts.password_file)
-    unlock.open_with_password(backend, slots, target, pw)
+    pw = read_current_password(opts.secrets.password())
+    open_with_password(backend, slots, target, pw)
     has_recovery = any(s.kind == SlotKind.RECOVERY for s in remaining)
     with (
         unlock.vault_errors(route.describe(), has_recovery),

@@ -1,4 +1,5 @@
-"""``--remember``: keep the key that opened a repository, only when the user asks.
+"""The remembered-secret store (``--remember``): the key that opened a repository, kept only
+when the user asks.
 
 Rules:
 
@@ -9,7 +10,7 @@ Rules:
 - Where: the OS keyring through ``keyring`` (service :data:`SERVICE`, user = repository ID in
   hex) when an OS keyring is available (a backend keyring itself recommends: priority >= 1, so
   not the plaintext or null stand-ins); otherwise a file ``remembered/<repository ID>`` in the
-  config folder (:func:`coffer.cli.config_file.config_dir`), folder 0700, file 0600, written
+  config folder (:func:`coffer.paths.config_dir`), folder 0700, file 0600, written
   atomically. ``COFFER_REMEMBER_BACKEND=file`` forces the file.
 - :func:`recall` looks in both places; :func:`forget` removes both. A remembered value that does
   not parse is ignored (and reported as not remembered), never an error.
@@ -29,8 +30,8 @@ import keyring
 import keyring.errors
 from keyring.backends import fail
 
-from coffer.cli.config_file import config_dir
 from coffer.crypto.slots import SECRET_LEN, SlotKind
+from coffer.paths import config_dir, write_private
 
 SERVICE = "coffer"
 ENV_BACKEND = "COFFER_REMEMBER_BACKEND"
@@ -67,18 +68,6 @@ def _decode(value: str) -> tuple[SlotKind, bytes] | None:
     return (kind, secret) if len(secret) == SECRET_LEN else None
 
 
-def _write_file(path: Path, text: str) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def keep(repo_id: bytes, kind: SlotKind, secret: bytes) -> str:
     """Remember ``secret`` for the repository; return where it went (for a notice)."""
     value = _encode(kind, secret)
@@ -89,7 +78,7 @@ def keep(repo_id: bytes, kind: SlotKind, secret: bytes) -> str:
         except keyring.errors.KeyringError:
             pass
     path = _file(repo_id)
-    _write_file(path, value)
+    write_private(path, (value + "\n").encode("ascii"))
     return f"{path} (mode 0600)"
 
 

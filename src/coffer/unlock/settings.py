@@ -1,17 +1,16 @@
-"""The user's configuration: ``~/.config/coffer/config.toml``, the environment and flags.
+"""Where the password route goes: the vault address, account and pinned key, from flags, the
+environment, the user's config file and the key slot's own note — in that order.
 
 Rules:
 
-- Precedence, highest first: command-line flag → environment variable → config file → the key
-  slot's own metadata (a hint written at ``init``; see :mod:`coffer.cli.unlock`).
-- The config file is found at ``$COFFER_CONFIG`` if set, else
-  ``$XDG_CONFIG_HOME/coffer/config.toml``, else ``~/.config/coffer/config.toml``. A missing file
-  is an empty configuration; a malformed one is a :class:`~coffer.errors.UsageError` naming it.
+- Precedence, highest first: the caller's values (command-line flags) → environment variable →
+  config file → the key slot's own metadata (a hint written at ``init``; see
+  :mod:`coffer.unlock.vault_route`). :meth:`VaultTarget.over` fills gaps field by field.
+- The config file is found by :func:`coffer.paths.config_path`. A missing file is an empty
+  configuration; a malformed one is a :class:`~coffer.errors.UsageError` naming it.
 - The file never holds a secret: only the vault address, the account name and the pinned vault
   key (its fingerprint or the base64url public key). Unknown keys are ignored (forward
   compatibility), wrong types are refused.
-- Other per-user state lives next to the config file: ``known-vaults.json`` (the vault client's
-  trust-on-first-use pins) and ``remembered/`` (keys kept by ``--remember``).
 
 File format::
 
@@ -31,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coffer.errors import UsageError
+from coffer.paths import config_path
 
-ENV_CONFIG = "COFFER_CONFIG"
 ENV_VAULT = "COFFER_VAULT"
 ENV_ACCOUNT = "COFFER_ACCOUNT"
 ENV_VAULT_KEY = "COFFER_VAULT_KEY"
@@ -51,24 +50,6 @@ class VaultTarget:
         return VaultTarget(
             self.url or lower.url, self.account or lower.account, self.key or lower.key
         )
-
-
-def config_dir() -> Path:
-    """The folder of the config file and of the per-user state next to it."""
-    explicit = os.environ.get(ENV_CONFIG)
-    if explicit:
-        return Path(explicit).expanduser().parent
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base).expanduser() / "coffer"
-
-
-def config_path() -> Path:
-    explicit = os.environ.get(ENV_CONFIG)
-    return Path(explicit).expanduser() if explicit else config_dir() / "config.toml"
-
-
-def known_vaults_path() -> Path:
-    return config_dir() / "known-vaults.json"
 
 
 def _string(table: dict[str, object], name: str, path: Path) -> str | None:
@@ -109,6 +90,6 @@ def from_environment() -> VaultTarget:
     )
 
 
-def resolve(flags: VaultTarget) -> VaultTarget:
-    """Flags over environment over config file (slot metadata is applied later, per slot)."""
-    return flags.over(from_environment()).over(load_file())
+def resolve(given: VaultTarget) -> VaultTarget:
+    """The caller's values over environment over config file (slot metadata comes later)."""
+    return given.over(from_environment()).over(load_file())
