@@ -63,6 +63,11 @@ class Chunker:
         for chunk in self._cdc.cut_stream(stream):
             yield chunk.data
 
+    def cut(self, data: bytes) -> Iterator[memoryview]:
+        """Chunk a buffer already in memory (the tree stream of a snapshot)."""
+        for chunk in self._cdc.cut_buf(data):
+            yield chunk.data
+
     def file_chunks(self, size: int, stream: BinaryIO) -> Iterator[memoryview]:
         """Chunk an open regular file: read whole when small enough, else streamed."""
         if size <= WHOLE_FILE_LIMIT:

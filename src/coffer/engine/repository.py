@@ -2,7 +2,7 @@
 
 Config byte layout::
 
-    config = magic:"CFRC" version:u8(=1) repo_id:32 sealed_params
+    config = magic:"CFRC" version:u8 (1 or 2) repo_id:32 sealed_params
     sealed_params = seal(config key, JSON params,
                          AD = object_ad("config", "config", repo_id) ‖ header)
 
@@ -22,9 +22,11 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import struct
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import zstandard
 
@@ -35,8 +37,9 @@ from coffer.crypto.kdf import KeyRing, new_master_key
 from coffer.crypto.slots import SlotInfo, SlotKind, make_slot, open_slot, read_slot_info
 from coffer.engine import compress
 from coffer.engine.chunker import ChunkerParams
-from coffer.engine.errors import RepositoryExists
+from coffer.engine.errors import RepositoryExists, SnapshotNotFound
 from coffer.engine.index import Index, Location, decode_index, encode_index
+from coffer.engine.manifest import decode_manifest, encode_forget, encode_snapshot
 from coffer.engine.pack import (
     TRAILER_LEN,
     PackEntry,
@@ -44,14 +47,65 @@ from coffer.engine.pack import (
     header_length_from_trailer,
     open_header,
 )
-from coffer.engine.snapshot import Snapshot
+from coffer.engine.snapshot import ForgetRecord, Node, Snapshot
+from coffer.engine.tree import MAX_TREE_BYTES, decode_tree
 from coffer.errors import IntegrityError, RepositoryError, WrongKey
 
 CONFIG_MAGIC = b"CFRC"
 # index object ID → (IDs it supersedes, [(pack ID, entries)])
 DecodedIndex = dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]]
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what init writes
+READABLE_VERSIONS = (1, 2)
 _HEADER = struct.Struct("<4sB32s")
+
+
+class WriterClock(Protocol):
+    """Who is writing, and the next value of its counter (format v2 freshness fields).
+
+    The default, :class:`EphemeralClock`, is a fresh writer per opened repository; a device
+    that remembers its writer ID and counter (coffer.freshness) installs its own.
+    """
+
+    writer: str
+
+    def next_seq(self) -> int: ...
+
+
+class EphemeralClock:
+    """A writer ID of its own and a counter from 1, forgotten when the process ends."""
+
+    def __init__(self) -> None:
+        self.writer = secrets.token_hex(16)
+        self._seq = 0
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+
+@dataclass
+class Manifests:
+    """Everything in ``snapshots/``: readable snapshots, forget records, and damaged objects."""
+
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    forgets: dict[str, ForgetRecord] = field(default_factory=dict)
+    damaged: dict[str, str] = field(default_factory=dict)  # object ID → reason
+
+    def newest_seqs(self) -> dict[str, int]:
+        """Per writer, the highest counter any object here shows (forgotten snapshots too)."""
+        out: dict[str, int] = {}
+
+        def see(writer: str, seq: int) -> None:
+            if writer and seq > out.get(writer, 0):
+                out[writer] = seq
+
+        for snap in self.snapshots.values():
+            see(snap.writer, snap.seq)
+        for rec in self.forgets.values():
+            see(rec.writer, rec.seq)
+            for gone in rec.removed:
+                see(gone.writer, gone.seq)
+        return out
 
 
 @dataclass(frozen=True)
@@ -84,7 +138,7 @@ def read_config_header(backend: Backend) -> tuple[bytes, bytes]:
         raise RepositoryError(f"no Coffer repository at {backend.location}") from None
     if len(raw) < _HEADER.size or raw[:4] != CONFIG_MAGIC:
         raise RepositoryError(f"{backend.location} is not a Coffer repository")
-    if raw[4] != FORMAT_VERSION:
+    if raw[4] not in READABLE_VERSIONS:
         raise RepositoryError(f"unsupported repository format version {raw[4]}")
     return raw[: _HEADER.size], raw[_HEADER.size :]
 
@@ -103,14 +157,25 @@ def list_slots(backend: Backend) -> list[SlotInfo]:
 class Repository:
     """An opened repository: keys, parameters, index and object access."""
 
-    def __init__(self, backend: Backend, repo_id: bytes, master: bytes, params: RepoParams) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        repo_id: bytes,
+        master: bytes,
+        params: RepoParams,
+        format_version: int = FORMAT_VERSION,
+    ) -> None:
         self.backend = backend
         self.repo_id = repo_id
         self._master = master
         self.keys = KeyRing.derive(master, repo_id)
         self.params = params
+        self.format_version = format_version
         self.index = Index()
         self.index_ids: set[str] = set()
+        self.index_loaded = False
+        self.clock: WriterClock = EphemeralClock()
+        self._manifest_plain: dict[str, bytes] = {}  # object ID → opened plaintext (small in v2)
 
     def __repr__(self) -> str:
         return f"Repository({self.backend.location!r}, id={self.repo_id.hex()[:8]})"
@@ -122,11 +187,34 @@ class Repository:
         if backend.exists(ObjectType.CONFIG, "config"):
             raise RepositoryExists(f"a repository already exists at {backend.location}")
         repo = cls(backend, os.urandom(32), new_master_key(), params)
-        header = _HEADER.pack(CONFIG_MAGIC, FORMAT_VERSION, repo.repo_id)
-        body = json.dumps({"version": FORMAT_VERSION, **params.to_json()}).encode()
-        sealed = seal(repo.keys.config, body, _config_ad(repo.repo_id, header))
-        backend.save(ObjectType.CONFIG, "config", header + sealed)
+        repo._write_config(FORMAT_VERSION)
         return repo
+
+    def _write_config(self, version: int, *, overwrite: bool = False) -> None:
+        header = _HEADER.pack(CONFIG_MAGIC, version, self.repo_id)
+        body = json.dumps({"version": version, **self.params.to_json()}).encode()
+        sealed = seal(self.keys.config, body, _config_ad(self.repo_id, header))
+        self.backend.save(ObjectType.CONFIG, "config", header + sealed, overwrite=overwrite)
+
+    def upgrade_format(self) -> bool:
+        """Rewrite a v1 config as v2 (same ID, keys and parameters); False if already v2.
+
+        Nothing else is rewritten: v1 snapshots stay readable. Older Coffer versions refuse the
+        repository afterwards, which is the point of the version number.
+        """
+        if self.format_version >= FORMAT_VERSION:
+            return False
+        self._write_config(FORMAT_VERSION, overwrite=True)  # one atomic replace
+        self.format_version = FORMAT_VERSION
+        return True
+
+    def require_writable(self) -> None:
+        """Refuse to write format-v2 objects into a format-v1 repository."""
+        if self.format_version < FORMAT_VERSION:
+            raise RepositoryError(
+                f"{self.backend.location} is a format v{self.format_version} repository; "
+                "run `coffer migrate` to upgrade it to format v2 before writing to it"
+            )
 
     @classmethod
     def open(cls, backend: Backend, kind: SlotKind, secret: bytes) -> Repository:
@@ -167,9 +255,9 @@ class Repository:
             body = json.loads(open_sealed(keys.config, sealed, _config_ad(repo_id, header)))
         except IntegrityError:
             raise IntegrityError("config: authentication failed (damaged or tampered)") from None
-        if body.get("version") != FORMAT_VERSION:
+        if body.get("version") != header[4]:
             raise RepositoryError(f"unsupported repository format version {body.get('version')}")
-        return cls(backend, repo_id, master, RepoParams.from_json(body))
+        return cls(backend, repo_id, master, RepoParams.from_json(body), header[4])
 
     # -- key slots ------------------------------------------------------------------------
     def add_slot(self, kind: SlotKind, secret: bytes, meta: dict[str, str] | None = None) -> str:
@@ -226,6 +314,7 @@ class Repository:
             if not vanished:
                 break  # else a prune replaced index objects while we listed: list again
         self.index, self.index_ids = merge_index_objects(decoded)
+        self.index_loaded = True
         present = dict(self.backend.list(ObjectType.DATA))
         self._drop_packs(self.index.packs - set(present))
         if damaged:
@@ -326,18 +415,130 @@ class Repository:
 
     # -- snapshots ------------------------------------------------------------------------
     def save_snapshot(self, snap: Snapshot) -> str:
-        snap.id = self.save_object(ObjectType.SNAPSHOTS, snap.to_bytes())
+        """Store ``snap``: its tree as blobs (packs, then index), then its object; return its ID.
+
+        A snapshot without a writer gets this repository's :attr:`clock`'s writer and next
+        counter; ``seen`` defaults to the newest counter of every writer in the listing.
+        """
+        self.require_writable()
+        if not snap.tree_blobs:
+            snap.tree_blobs, snap.tree_bytes = self._store_tree(snap.tree)
+        self._stamp(snap)
+        snap.id = self.save_object(ObjectType.SNAPSHOTS, encode_snapshot(snap))
+        snap.version = 2
+        self._manifest_plain.pop(snap.id, None)
         return snap.id
 
+    def save_forget_record(self, rec: ForgetRecord) -> str:
+        """Store an owner's forget record (format v2); return its ID."""
+        self.require_writable()
+        self._stamp(rec)
+        rec.id = self.save_object(ObjectType.SNAPSHOTS, encode_forget(rec))
+        return rec.id
+
+    def _stamp(self, obj: Snapshot | ForgetRecord) -> None:
+        if obj.writer:
+            return
+        if not obj.seen:
+            obj.seen = self.list_manifests().newest_seqs()
+        obj.writer, obj.seq = self.clock.writer, self.clock.next_seq()
+
+    def _store_tree(self, nodes: list[Node]) -> tuple[list[bytes], int]:
+        from coffer.engine.chunker import DB_STREAM_PARAMS, Chunker
+        from coffer.engine.tree import encode_tree
+        from coffer.engine.uploader import Uploader
+
+        data = encode_tree(nodes)
+        if len(data) > MAX_TREE_BYTES:
+            raise RepositoryError(f"the snapshot's tree is larger than {MAX_TREE_BYTES} bytes")
+        self.ensure_index()
+        uploader = Uploader(self, workers=1, seal_workers=1, max_inflight=1)
+        ids = []
+        try:
+            for piece in Chunker(self.keys.chunker, DB_STREAM_PARAMS).cut(data):
+                bid = self.blob_id(piece)
+                uploader.add(bid, piece, try_compress=True)
+                ids.append(bid)
+            uploader.finish()
+        except BaseException:
+            uploader.abort()
+            raise
+        return ids, len(data)
+
+    def _load_tree(self, snap: Snapshot) -> list[Node]:
+        if snap.tree_bytes > MAX_TREE_BYTES:
+            raise IntegrityError(f"snapshot {snap.id[:8]}: tree size {snap.tree_bytes} too large")
+        self.ensure_index()
+        total = 0
+        for bid in snap.tree_blobs:
+            loc = self.index.get(bid)
+            if loc is None:
+                raise IntegrityError(
+                    f"snapshot {snap.id[:8]}: tree blob {bid.hex()[:16]} is not in the index"
+                )
+            total += loc.raw_length
+        if total != snap.tree_bytes:
+            raise IntegrityError(f"snapshot {snap.id[:8]}: its tree blobs do not add up")
+        data = b"".join(self.read_blob(bid) for bid in snap.tree_blobs)
+        try:
+            return decode_tree(data)
+        except IntegrityError as exc:
+            raise IntegrityError(f"snapshot {snap.id[:8]}: {exc}") from None
+
+    def ensure_index(self) -> None:
+        """Load the index unless this object already did (trees are read through it)."""
+        if not self.index_loaded:
+            self.load_index()
+
+    def load_manifest(self, oid: str) -> Snapshot | ForgetRecord:
+        """Decode one ``snapshots/`` object (a snapshot or a forget record)."""
+        plain = self._manifest_plain.get(oid)
+        if plain is None:
+            plain = self.load_object(ObjectType.SNAPSHOTS, oid)
+            if self.format_version >= 2:
+                self._manifest_plain[oid] = plain
+        obj = decode_manifest(plain, oid)
+        if isinstance(obj, Snapshot) and obj.version >= 2:
+            obj._loader = self._load_tree
+        return obj
+
     def load_snapshot(self, oid: str) -> Snapshot:
-        return Snapshot.from_bytes(self.load_object(ObjectType.SNAPSHOTS, oid), oid)
+        obj = self.load_manifest(oid)
+        if not isinstance(obj, Snapshot):
+            raise SnapshotNotFound(f"{oid[:8]} is a forget record, not a snapshot")
+        return obj
+
+    def list_manifests(self) -> Manifests:
+        """Read every object in ``snapshots/``; damaged ones are reported, not raised."""
+        out = Manifests()
+        for oid, _size in self.backend.list(ObjectType.SNAPSHOTS):
+            try:
+                obj = self.load_manifest(oid)
+            except ObjectNotFound:
+                continue  # removed (forget) while we listed
+            except IntegrityError as exc:
+                out.damaged[oid] = str(exc)
+                continue
+            if isinstance(obj, Snapshot):
+                out.snapshots[oid] = obj
+            else:
+                out.forgets[oid] = obj
+        return out
 
     def snapshot_ids(self) -> list[str]:
-        return [name for name, _ in self.backend.list(ObjectType.SNAPSHOTS)]
+        """IDs of the snapshot objects (damaged ones included; forget records left out)."""
+        if self.format_version < 2:
+            return [name for name, _ in self.backend.list(ObjectType.SNAPSHOTS)]
+        listing = self.list_manifests()
+        return sorted([*listing.snapshots, *listing.damaged])
 
     def snapshots(self) -> Iterator[Snapshot]:
         for oid in self.snapshot_ids():
             yield self.load_snapshot(oid)
+
+    def remove_snapshot(self, oid: str) -> None:
+        self.backend.remove(ObjectType.SNAPSHOTS, oid)
+        self._manifest_plain.pop(oid, None)
 
     # -- packs and blobs ------------------------------------------------------------------
     def read_pack_header(self, pack_id: str, size: int | None = None) -> list[PackEntry]:

@@ -1,7 +1,10 @@
 """Snapshot manifests: what a backup saw, as a tree of nodes with their blob lists.
 
-A snapshot object's plaintext is zstd-compressed JSON (then sealed under the snapshot key with
-AD = object_ad("snapshots", "", repo_id), named by the SHA-256 of the sealed bytes)::
+The in-memory model of snapshots (format v1 and v2) and the v1 decoder. Format v2's byte layout
+is in :mod:`coffer.engine.manifest` (the snapshot object) and :mod:`coffer.engine.tree` (the
+tree, stored as blobs). A format-v1 snapshot object's plaintext is zstd-compressed JSON (then
+sealed under the snapshot key with AD = object_ad("snapshots", "", repo_id), named by the
+SHA-256 of the sealed bytes)::
 
     {"version": 1, "time": ISO-8601 UTC, "hostname": ..., "username": ...,
      "paths": [absolute source paths], "parent": id | null, "tags": [...],
@@ -16,35 +19,32 @@ Rules:
 - Node names are single path components; :func:`check_component` is the one place that decides
   what a safe name is, and both backup and restore call it.
 - Snapshots are immutable; their name is the hash of their sealed bytes.
+- Names, symlink targets and paths are ``str`` decoded with surrogateescape (``os.fsdecode``):
+  every byte string the file system gives maps to one ``str`` and back, losslessly.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import zstandard
 
 from coffer.engine.errors import UnsafePath
 from coffer.errors import IntegrityError
 
-VERSION = 1
+VERSION = 2  # the snapshot format this Coffer writes (v1 is read only)
 BLOB_ID_LEN = 32
 
 
 def check_component(name: str) -> str:
     """Return ``name`` if it is one safe path component, else raise :class:`UnsafePath`."""
-    if (
-        not name
-        or name in (".", "..")
-        or "/" in name
-        or "\\" in name
-        or "\x00" in name
-        or len(name.encode("utf-8", "surrogateescape")) > 255
-    ):
+    try:
+        encoded = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no file system name decodes to
+        raise UnsafePath(f"unsafe name in snapshot: {name[:80]!r}") from None
+    if not name or name in (".", "..") or "/" in name or "\x00" in name or len(encoded) > 255:
         raise UnsafePath(f"unsafe name in snapshot: {name[:80]!r}")
     return name
 
@@ -65,20 +65,6 @@ class Node:
     target: str = ""
     children: list[Node] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "type": self.type, "mode": self.mode}
-        d["mtime_ns"] = self.mtime_ns
-        if self.type == "file":
-            d.update(size=self.size, inode=self.inode, ctime_ns=self.ctime_ns, format=self.format)
-            d["content"] = base64.b64encode(b"".join(self.content)).decode()
-        elif self.type == "symlink":
-            d["target"] = self.target
-        elif self.type == "dir":
-            d["children"] = [c.to_json() for c in self.children]
-        if self.extra:
-            d["extra"] = self.extra
-        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Node:
@@ -101,43 +87,81 @@ class Node:
         return node
 
 
-@dataclass
 class Snapshot:
-    """A decoded snapshot manifest."""
+    """A decoded snapshot: its header fields, and its tree (loaded on first use).
 
-    time: str
-    hostname: str
-    username: str
-    paths: list[str]
-    tree: list[Node]
-    parent: str | None = None
-    tags: list[str] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    id: str = ""
+    In format v2 the tree lives in blobs (:mod:`coffer.engine.tree`); a snapshot read from the
+    repository gets a ``loader`` that fetches and decodes them the first time :attr:`tree` is
+    read, so listing snapshots never downloads a tree. Assigning :attr:`tree` marks the stored
+    tree blobs stale: :meth:`~coffer.engine.repository.Repository.save_snapshot` stores it anew.
+    """
 
-    def to_bytes(self) -> bytes:
-        doc = {
-            "version": VERSION,
-            "time": self.time,
-            "hostname": self.hostname,
-            "username": self.username,
-            "paths": self.paths,
-            "parent": self.parent,
-            "tags": self.tags,
-            "tree": [n.to_json() for n in self.tree],
-            "skipped": self.skipped,
-            "summary": self.summary,
-        }
-        raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-        return zstandard.ZstdCompressor(level=3).compress(raw)
+    def __init__(
+        self,
+        time: str,
+        hostname: str,
+        username: str,
+        paths: list[str],
+        tree: list[Node] | None = None,
+        parent: str | None = None,
+        tags: list[str] | None = None,
+        skipped: list[dict[str, str]] | None = None,
+        summary: dict[str, Any] | None = None,
+        id: str = "",
+        *,
+        writer: str = "",
+        seq: int = 0,
+        seen: dict[str, int] | None = None,
+        tree_blobs: list[bytes] | None = None,
+        tree_bytes: int = 0,
+        version: int = VERSION,
+        loader: Callable[[Snapshot], list[Node]] | None = None,
+    ) -> None:
+        self.time = time
+        self.hostname = hostname
+        self.username = username
+        self.paths = paths
+        self.parent = parent
+        self.tags = tags if tags is not None else []
+        self.skipped = skipped if skipped is not None else []
+        self.summary = summary if summary is not None else {}
+        self.id = id
+        self.writer = writer  # 32 hex: the writing device's ID for this repository ("" in v1)
+        self.seq = seq  # that writer's counter: strictly increasing over its objects (0 in v1)
+        self.seen = seen if seen is not None else {}  # writer → newest seq the writer knew
+        self.tree_blobs = tree_blobs if tree_blobs is not None else []
+        self.tree_bytes = tree_bytes
+        self.version = version
+        self._loader = loader
+        self._tree = tree
+        if tree is None and loader is None:
+            self._tree = []
+
+    def __repr__(self) -> str:
+        return f"Snapshot(id={self.id[:8]!r}, time={self.time!r}, hostname={self.hostname!r})"
+
+    @property
+    def tree(self) -> list[Node]:
+        if self._tree is None:
+            assert self._loader is not None
+            self._tree = self._loader(self)
+        return self._tree
+
+    @tree.setter
+    def tree(self, nodes: list[Node]) -> None:
+        self._tree = nodes
+        self.tree_blobs, self.tree_bytes = [], 0  # stale: stored again by save_snapshot
+
+    @property
+    def tree_loaded(self) -> bool:
+        return self._tree is not None
 
     @classmethod
-    def from_bytes(cls, data: bytes, snapshot_id: str) -> Snapshot:
+    def from_v1_json(cls, raw: bytes, snapshot_id: str) -> Snapshot:
+        """Decode a format-v1 snapshot (JSON, tree inline); format v1 is read, never written."""
         try:
-            raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 31)
             doc = json.loads(raw)
-            if doc.get("version") != VERSION:
+            if doc.get("version") != 1:
                 raise IntegrityError(f"unsupported snapshot version {doc.get('version')!r}")
             return cls(
                 time=str(doc["time"]),
@@ -150,9 +174,40 @@ class Snapshot:
                 skipped=list(doc.get("skipped", [])),
                 summary=dict(doc.get("summary", {})),
                 id=snapshot_id,
+                version=1,
             )
-        except (zstandard.ZstdError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IntegrityError(f"snapshot {snapshot_id[:8]} is malformed ({exc})") from None
+
+
+@dataclass
+class RemovedSnapshot:
+    """One snapshot an owner's ``forget`` removed, as its forget record lists it."""
+
+    id: str
+    writer: str = ""
+    seq: int = 0
+    time: str = ""
+
+
+@dataclass
+class ForgetRecord:
+    """Format v2: the owner's authenticated statement that snapshots were removed on purpose.
+
+    Stored sealed in ``snapshots/`` beside the snapshots (so every backend, rest-server
+    included, carries it). It has a writer and a counter like a snapshot, so hiding it is
+    detected like hiding a snapshot; ``supersedes`` lets a later record replace older ones
+    (readers ignore superseded records, as with index objects).
+    """
+
+    time: str
+    hostname: str
+    writer: str
+    seq: int
+    removed: list[RemovedSnapshot] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)
+    supersedes: list[str] = field(default_factory=list)
+    id: str = ""
 
 
 def walk(nodes: list[Node], prefix: str = "") -> Iterator[tuple[str, Node]]:

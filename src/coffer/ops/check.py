@@ -75,8 +75,16 @@ class Checker:
                 self.error(f"snapshots/{oid}: damaged ({exc})")
                 continue
             self.report.snapshots += 1
-            missing = 0
-            for _path, node in walk(snap.tree):
+            missing = sum(1 for b in snap.tree_blobs if b not in self.index)
+            if missing:
+                self.error(f"snapshots/{oid}: {missing} blobs of its tree are not in the index")
+                continue
+            try:
+                tree = snap.tree
+            except (IntegrityError, BackendError) as exc:
+                self.error(f"snapshots/{oid}: its tree cannot be read ({exc})")
+                continue
+            for _path, node in walk(tree):
                 missing += sum(1 for b in node.content if b not in self.index)
             if missing:
                 self.error(f"snapshots/{oid}: {missing} referenced blobs are not in the index")

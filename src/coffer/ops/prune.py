@@ -120,13 +120,15 @@ def used_blobs(repo: Repository) -> set[bytes]:
     for oid in repo.snapshot_ids():
         try:
             snap = repo.load_snapshot(oid)
+            used.update(snap.tree_blobs)
+            tree = snap.tree
         except ObjectNotFound:
             continue  # forgotten meanwhile
         except IntegrityError as exc:
             raise IntegrityError(
                 f"prune stopped: {exc}; run `coffer repair snapshots` or forget it first"
             ) from None
-        for _path, node in walk(snap.tree):
+        for _path, node in walk(tree):
             used.update(node.content)
     return used
 
@@ -151,9 +153,12 @@ def _analyse(
     kept_blobs: set[bytes] = set()
     for pack_id, entries in sorted(indexed.items()):
         live = sum(e.length for e in entries if e.blob_id in used)
+        # unused = blobs nobody needs; a pack's own header is not waste (a small pack, such as
+        # the one a snapshot's tree goes into, would otherwise be repacked on every prune)
+        unused = sum(e.length for e in entries) - live
         if live == 0:
             a.condemned.append(pack_id)
-        elif (a.sizes[pack_id] - live) / a.sizes[pack_id] > max_unused:
+        elif unused / a.sizes[pack_id] > max_unused:
             a.repack.append((pack_id, entries))
         else:
             a.keep.append((pack_id, entries))

@@ -119,7 +119,7 @@ def repair_snapshot(
     ]
     new_id = repo.save_snapshot(snap)
     with contextlib.suppress(ObjectNotFound):
-        repo.backend.remove(ObjectType.SNAPSHOTS, original)
+        repo.remove_snapshot(original)
     return SnapshotRepair(original, new_id, removed)
 
 
