@@ -220,3 +220,49 @@ def test_hostile_messages_and_names_never_run(
     page.wait_for_timeout(300)
     assert page.evaluate("window.__ran") == []
     shot(page, "30-hostile")
+
+
+@pytest.fixture(scope="module")
+def export_dir(catalog: Catalog, phone: Phone, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from coffer.browse.export import export_html
+
+    out = tmp_path_factory.mktemp("export-browser") / "archive"
+    export_html(catalog, phone.snapshots[1], out)
+    return out
+
+
+def test_export_opens_offline_in_the_browser(
+    page: Any, export_dir: Any, phone: Phone, catalog: Catalog
+) -> None:
+    """Every adapter's export from file://: chats, a chat overview, a page, images, no script."""
+    page.add_init_script("window.__ran = []; window.alert = (m) => window.__ran.push(String(m));")
+    page.route("**/*", lambda route: route.abort() if not route.request.url.startswith(
+        ("file:", "data:")) else route.continue_())  # fmt: skip
+    page.goto((export_dir / "index.html").as_uri())
+    assert page.locator("ul.sources li").count() == 5
+    shot(page, "40-export-index")
+    view = catalog.view(phone.snapshots[1])
+    for src in view.sources:
+        page.goto((export_dir / "index.html").as_uri())
+        page.get_by_role("link", name=src.path).click()
+        if src.adapter.kind == "tables":
+            page.get_by_role("link", name="notes", exact=True).click()
+            assert page.locator("table.cells tbody tr").count() == 250
+            continue
+        chats = src.chats.chats()
+        assert page.locator("ul.chats li").count() == len(chats)
+        biggest = max(chats, key=lambda c: c.count)
+        page.locator("ul.chats a", has_text=biggest.name).first.click()
+        assert page.locator("section.year").count() >= 1
+        if src.adapter.name == "whatsapp":
+            shot(page, "41-export-chat-overview")
+        page.get_by_role("link", name="Latest page").click()
+        page.wait_for_selector("article.msg")
+        if src.adapter.name != "sample":  # the sample's other photos are random bytes
+            assert image_decoded(page) == 320
+        shot(page, f"42-export-{src.adapter.name}-page")
+        for chat in chats:
+            page.goto((export_dir / src.slug / str(chat.id) / "p00001.html").as_uri())
+            assert page.evaluate("window.__ran") == []
+            assert page.locator("img[src='x']").count() == 0
+    assert page.evaluate("window.__ran") == []

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "stats": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "browse": ("coffer.cli.browse_cmd", "command"),
+    "export": ("coffer.cli.export_cmd", "export"),
 }
 
 
