@@ -17,7 +17,7 @@ from coffer.browse.catalog import Catalog
 from .browser import chromium, live_server, need_chromium, shot
 from .conftest import Phone
 
-pytestmark = pytest.mark.xdist_group("browser")
+pytestmark = pytest.mark.xdist_group("browse")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,9 @@ import pytest
 
 from .conftest import Phone
 
+# one worker builds the fixture repository once and runs every browse test
+pytestmark = pytest.mark.xdist_group("browse")
+
 
 def start_browse(phone: Phone, tmp: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, COFFER_RECOVERY_KEY=phone.key.display(), TMPDIR=str(tmp))

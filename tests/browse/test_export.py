@@ -13,6 +13,9 @@ from coffer.browse.export import PAGE_BUDGET, export_html
 from .conftest import Phone
 from .stores import HOSTILE_TEXT
 
+# one worker builds the fixture repository once and runs every browse test
+pytestmark = pytest.mark.xdist_group("browse")
+
 
 @pytest.fixture(scope="module")
 def exported(catalog: Catalog, phone: Phone, tmp_path_factory: pytest.TempPathFactory) -> Path:

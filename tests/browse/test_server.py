@@ -14,6 +14,9 @@ from coffer.browse.catalog import Catalog, Source
 from .conftest import TOKEN, Phone
 from .stores import HOSTILE_NAME, HOSTILE_TEXT
 
+# one worker builds the fixture repository once and runs every browse test
+pytestmark = pytest.mark.xdist_group("browse")
+
 
 def src_of(catalog: Catalog, snap: str, name: str) -> Source:
     return next(s for s in catalog.view(snap).sources if s.adapter.name == name)

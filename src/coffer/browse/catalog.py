@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from coffer.browse.workspace import Workspace
 from coffer.engine.progress import Progress
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, walk
+from coffer.errors import CofferError
 from coffer.ops.restore import Restorer
 from coffer.sqlite.proc import ProcessRestore
 
@@ -45,7 +46,7 @@ class SnapInfo:
     time: str
     hostname: str
     paths: tuple[str, ...]
-    size: int
+    added: int  # bytes this snapshot added to the repository (its summary's bytes_new)
     files: int
 
     @property
@@ -90,11 +91,19 @@ def slug_for(path: str) -> str:
 
 
 def info_of(snap: Snapshot) -> SnapInfo:
-    size = files = 0
-    for _path, node in walk(snap.tree):
-        if node.type == "file":
-            size, files = size + node.size, files + 1
-    return SnapInfo(snap.id, snap.time, snap.hostname, tuple(snap.paths), size, files)
+    """What the picker shows, from the snapshot's header alone (its tree is not loaded)."""
+    s = snap.summary
+    files = sum(int(s.get(k, 0) or 0) for k in ("files_new", "files_changed", "files_unchanged"))
+    return SnapInfo(snap.id, snap.time, snap.hostname, tuple(snap.paths),
+                    int(s.get("bytes_new", 0) or 0), files)  # fmt: skip
+
+
+def _readable(repo: Repository) -> Iterator[Snapshot]:
+    for oid in repo.snapshot_ids():
+        try:
+            yield repo.load_snapshot(oid)
+        except CofferError:
+            continue  # damaged: `coffer check` reports it; the others stay browsable
 
 
 class Catalog:
@@ -103,7 +112,7 @@ class Catalog:
     def __init__(self, repo: Repository, workspace: Workspace) -> None:
         self.repo = repo
         self.workspace = workspace
-        self._snaps = {s.id: s for s in repo.snapshots()}
+        self._snaps = {s.id: s for s in _readable(repo)}
         self.infos = sorted((info_of(s) for s in self._snaps.values()), key=lambda i: i.time,
                             reverse=True)  # fmt: skip
         self._views: dict[str, SnapshotView] = {}

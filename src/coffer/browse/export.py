@@ -155,8 +155,7 @@ class Exporter:
         urls = ExportUrls(2, pages)
         media = {ref.path: self._media(src, ref.path, 2) for m in messages for ref in m.media}
         return render("export_page.html", urls=urls, view=self.view, src=src, chat=chat,
-                      messages=messages, number=number, more=more, media=media,
-                      page={"anchor": None})  # fmt: skip
+                      messages=messages, number=number, more=more, media=media)  # fmt: skip
 
     def _media(self, src: Source, stored: str, depth: int) -> str | None:
         path = resolve_media(self.view.files, src.base, stored)

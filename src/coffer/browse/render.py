@@ -55,6 +55,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     env.filters.update(bytes=human_bytes, when=when, snap_time=snap_time, duration=duration)
     return env
