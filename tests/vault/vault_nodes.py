@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -30,9 +31,16 @@ class Node:
         name: str = "node",
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        extra: list[str] | None = None,
+        scheme: str = "http",
+        verify: str | bool = True,
     ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.verify = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        )
         cmd = [
             sys.executable,
             "-m",
@@ -47,11 +55,12 @@ class Node:
             "--port",
             str(self.port),
             "--metrics-port",
-            "0",
+            str(self.metrics_port),
             "--node",
             name,
             "--log-level",
             "warning",
+            *(extra or []),
         ]
         self._log = open(log or os.devnull, "wb")
         self.proc = subprocess.Popen(
@@ -64,12 +73,16 @@ class Node:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"vault node exited with {self.proc.returncode}")
             try:
-                if httpx.get(self.url + "/v1/info", timeout=1.0).status_code == 200:
+                r = httpx.get(self.url + "/v1/info", timeout=1.0, verify=self.verify)
+                if r.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("vault node did not become ready")
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
 
     def stop(self) -> None:
         if self.proc.poll() is None:

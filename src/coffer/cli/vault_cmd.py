@@ -143,6 +143,8 @@ def _refuse_moved(opts: dict[str, Any]) -> None:
 def serve_cmd(database: str, pg_schema: str, **opts: Any) -> None:
     """Serve the vault API (runs on the settings stored in the database)."""
     _refuse_moved(opts)
+    if opts["workers"] > 1:  # must precede the first import of prometheus_client
+        _multiprocess_metrics()
     from coffer.vault.app import HttpSettings, create_app
     from coffer.vault.audit import configure_logging
     from coffer.vault.node import check_transport, run
@@ -167,6 +169,15 @@ def serve_cmd(database: str, pg_schema: str, **opts: Any) -> None:
         run(lambda: create_app(core, http), node_opts, before_fork=store.close)
     except CofferError as exc:
         raise fail(exc) from None
+
+
+def _multiprocess_metrics() -> None:
+    """Workers write their metrics to files the parent adds up (prometheus-client's rule: the
+    directory must be set before the library is imported, and start empty)."""
+    import os
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="coffer-vault-metrics-")
 
 
 def _node_options(opts: dict[str, Any]) -> Any:

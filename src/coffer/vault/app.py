@@ -142,7 +142,8 @@ class _Api:
         return JSONResponse(openapi.spec())
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "alive", "node": self.core.settings.node})
+        body = {"status": "alive", "node": self.core.settings.node, "pid": os.getpid()}
+        return JSONResponse(body)
 
     async def ready(self, request: Request) -> Response:
         start = time.perf_counter()

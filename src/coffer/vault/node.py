@@ -24,7 +24,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +125,8 @@ def run(make_app: Callable[[], object], opts: NodeOptions, before_fork: Callable
         _serve_metrics(opts)
         uvicorn.Server(uvicorn_config(make_app(), opts)).run(sockets=[sock])
         return
-    os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="coffer-vault-metrics-"))
+    if MULTIPROC_ENV not in os.environ:
+        raise VaultConfigError(f"{MULTIPROC_ENV} must be set before prometheus_client is imported")
     before_fork()
     children = [_fork_worker(make_app, opts, sock) for _ in range(opts.workers)]
     _serve_metrics(opts)

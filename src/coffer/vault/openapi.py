@@ -137,7 +137,14 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Liveness: the process answers (no database access, no rate limit)",
             "responses": _responses(
-                _obj({"status": {"const": "alive"}, "node": {"type": "string"}}), []
+                _obj(
+                    {
+                        "status": {"const": "alive"},
+                        "node": {"type": "string"},
+                        "pid": {"type": "integer"},
+                    }
+                ),
+                [],
             ),
         }
     },
