@@ -93,7 +93,7 @@ def init(tmp: Path, name: str, *extra: str) -> tuple[Path, Path]:
 
 
 def limited_node(tmp: Path) -> tuple[Node, Path, Path]:
-    """A node that allows one client address a burst of 5 requests (rate 0.1/s)."""
+    """A node that allows one client address a burst of 5 requests (rate 0.01/s)."""
     db, key = init(tmp, "xff")
     if has_command("settings"):
         vault(
@@ -107,7 +107,7 @@ def limited_node(tmp: Path) -> tuple[Node, Path, Path]:
             "5",
         )
         return Node(db, key), db, key
-    return Node(db, key, "--rate-per-address", "0.1", "--burst", "5"), db, key
+    return Node(db, key, "--rate-per-address", "0.01", "--burst", "5"), db, key
 
 
 def spoofed_xff(tmp: Path) -> dict[str, Any]:

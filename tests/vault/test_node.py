@@ -106,7 +106,7 @@ def test_per_address_and_total_connection_caps(vault_db, tmp_path: Path) -> None
 
 def test_spoofed_forwarded_for_against_a_real_node(vault_db, tmp_path: Path) -> None:
     store, db, key = vault_db
-    limited = OPEN_SETTINGS.replace(rate_per_address=0.1, burst_per_address=5)
+    limited = OPEN_SETTINGS.replace(rate_per_address=0.01, burst_per_address=5)
     save_settings(store, limited, AuditContext("test", "test"))
     node = Node(str(db), key, log=tmp_path / "n.log").wait_ready()
     try:
