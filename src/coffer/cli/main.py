@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("coffer.cli.ls_cmd", "command"),
     "restore": ("coffer.cli.restore_cmd", "command"),
     "check": ("coffer.cli.check_cmd", "command"),
+    "migrate": ("coffer.cli.migrate_cmd", "command"),
     "demo": ("coffer.cli.demo_cmd", "command"),
     "key": ("coffer.cli.key_cmd", "key"),
     "password": ("coffer.cli.password_cmd", "password"),

@@ -89,6 +89,16 @@ _DECODER = msgspec.msgpack.Decoder(_SnapshotDoc | _ForgetDoc)
 
 def encode_snapshot(snap: Snapshot) -> bytes:
     """The plaintext of ``snap``'s object; its tree must already be stored (``tree_blobs``)."""
+    return _compress(snapshot_msgpack(snap))
+
+
+def encode_forget(rec: ForgetRecord) -> bytes:
+    """The plaintext of a forget record's object."""
+    return _compress(forget_msgpack(rec))
+
+
+def snapshot_msgpack(snap: Snapshot) -> bytes:
+    """The MessagePack map of a snapshot object, before zstd (what the vectors pin)."""
     doc = _SnapshotDoc(
         v=VERSION,
         time=snap.time,
@@ -105,10 +115,11 @@ def encode_snapshot(snap: Snapshot) -> bytes:
         seq=snap.seq,
         seen=dict(snap.seen),
     )
-    return _compress(_ENCODER.encode(doc))
+    return _ENCODER.encode(doc)
 
 
-def encode_forget(rec: ForgetRecord) -> bytes:
+def forget_msgpack(rec: ForgetRecord) -> bytes:
+    """The MessagePack map of a forget record, before zstd."""
     doc = _ForgetDoc(
         v=VERSION,
         time=rec.time,
@@ -119,7 +130,7 @@ def encode_forget(rec: ForgetRecord) -> bytes:
         removed=[_Removed(r.id, r.writer, r.seq, r.time) for r in rec.removed],
         supersedes=list(rec.supersedes),
     )
-    return _compress(_ENCODER.encode(doc))
+    return _ENCODER.encode(doc)
 
 
 def decode_manifest(data: bytes, oid: str) -> Snapshot | ForgetRecord:

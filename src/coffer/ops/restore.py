@@ -219,6 +219,7 @@ def restore(
 ) -> RestoreResult:
     """Restore ``snap`` (or the subtree at ``path``) below ``target``."""
     progress = progress or Progress()
+    repo.ensure_index()
     nodes = snap.tree
     if path:
         node = find(snap.tree, path)
