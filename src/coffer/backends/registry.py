@@ -49,6 +49,9 @@ def _open_memory(rest: str) -> Backend:
 
 
 def _open_s3(rest: str) -> Backend:
+    from coffer._extras import require
+
+    require("s3", "the s3: backend")
     from coffer.backends.s3 import S3Backend
 
     return S3Backend.from_address(rest)

@@ -149,6 +149,9 @@ class Pkcs11Sealer(Sealer):
     IV_LEN = 12
 
     def __init__(self, library: str, token_label: str, key_label: str, pin: str | None = None):
+        from coffer._extras import require
+
+        require("hsm", "a PKCS#11 seal key")
         self.library = library
         self.token_label = token_label
         self.key_label = key_label

@@ -22,7 +22,6 @@ from coffer.vault.records import AuditContext
 from coffer.vault.seal import Sealer
 from coffer.vault.settings import META_SETTINGS
 from coffer.vault.store import SqlStore
-from coffer.vault.store_postgres import PostgresStore
 from coffer.vault.store_sqlite import SqliteStore
 
 META_SETUP = "server_setup.sealed"
@@ -35,6 +34,11 @@ def open_store(
     """``postgresql://…`` / ``postgres://…`` / a libpq ``key=value`` string, or a SQLite path
     (optionally ``sqlite:///path``)."""
     if database.startswith(("postgresql://", "postgres://")) or "dbname=" in database:
+        from coffer._extras import require
+
+        require("vault", "a PostgreSQL vault store")
+        from coffer.vault.store_postgres import PostgresStore  # psycopg only when asked for
+
         return PostgresStore(database, pg_schema, max_attempts)
     path = database.removeprefix("sqlite://")
     if not path:

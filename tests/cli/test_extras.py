@@ -1,0 +1,67 @@
+"""The extras table in coffer/_extras.py matches pyproject.toml, and its errors read well."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from coffer import _extras
+from coffer.errors import MissingExtra, UsageError
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+# distribution name → the top-level module it installs, where they differ
+MODULE_OF = {"psycopg[binary]": "psycopg", "python-pkcs11": "pkcs11"}
+
+
+def _declared() -> dict[str, list[str]]:
+    with open(PYPROJECT, "rb") as fh:
+        return dict(tomllib.load(fh)["project"]["optional-dependencies"])
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!;~ ]", requirement, maxsplit=1)[0]
+
+
+def test_every_module_of_the_table_is_what_its_extra_installs() -> None:
+    declared = _declared()
+    for extra, modules in _extras.EXTRAS.items():
+        provided = {MODULE_OF.get(_name(r), _name(r)) for r in declared[extra]}
+        assert modules[0] in provided, (extra, modules, provided)
+    assert declared["all"] == ["coffer[s3,rclone,vault,hsm]"]
+    assert "coffer[all]" in declared["test"]  # make test installs everything
+
+
+def test_the_base_install_has_none_of_the_extras() -> None:
+    with open(PYPROJECT, "rb") as fh:
+        base = {_name(r) for r in tomllib.load(fh)["project"]["dependencies"]}
+    for extra in ("s3", "rclone", "vault", "hsm"):
+        assert not base & {_name(r) for r in _declared()[extra]}, extra
+
+
+def test_a_missing_module_raises_a_usage_error_with_the_install_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(_extras.EXTRAS, "s3", ("coffer_test_no_such_module",))
+    with pytest.raises(MissingExtra) as caught:
+        _extras.require("s3", "the s3: backend")
+    assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
+    message = str(caught.value)
+    assert message.startswith("the s3: backend needs the 's3' extra: ")
+    assert message.endswith("install 'coffer[s3]'") and "\n" not in message
+
+
+def test_the_install_line_names_this_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _extras.install_line("s3") == f"{sys.executable} -m pip install 'coffer[s3]'"
+    monkeypatch.setattr(sys, "prefix", "/home/u/.local/share/pipx/venvs/coffer")
+    assert _extras.install_line("s3") == "pipx inject coffer 'boto3>=1.34'"
+    monkeypatch.setattr(sys, "prefix", sys.base_prefix)
+    assert _extras.install_line("hsm") == "pip install 'coffer[hsm]'"
+
+
+def test_present_extras_pass() -> None:
+    for extra in _extras.EXTRAS:
+        _extras.require(extra, "a feature")  # make test installs every extra
