@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import sqlite3
 import subprocess
 import zipfile
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .wheelhouse import coffer_wheel, dependency_wheels, fresh_venv, tree_size
@@ -34,20 +37,29 @@ class Installed:
     wheel: Path
     build_log: str
 
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8"}
+
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {
-            "PATH": f"{self.bin}:/usr/bin:/bin",
-            "HOME": str(self.home),
-            "LANG": "C.UTF-8",
-        }
         return subprocess.run(
             [str(self.bin / "coffer"), *args],
-            env=env,
+            env=self.env,
             cwd=self.home,
             input=stdin,
             capture_output=True,
             text=True,
             timeout=300,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(self.bin / "coffer"), *args],
+            env=self.env,
+            cwd=self.home,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
 
@@ -116,7 +128,7 @@ def test_installed_from_the_wheel_without_extras(installed: Installed) -> None:
     assert size < 90 * 2**20, f"the client install takes {size / 2**20:.0f} MiB"
 
 
-def test_init_backup_restore_check_with_the_installed_script(
+def test_init_backup_restore_check_browse_with_the_installed_script(
     installed: Installed, tmp_path: Path
 ) -> None:
     repo, key = tmp_path / "repo", tmp_path / "key.txt"
@@ -139,6 +151,25 @@ def test_init_backup_restore_check_with_the_installed_script(
     assert rows.fetchone() == (3000,)
     r = installed.run("check", *common, "--read-data")
     assert r.returncode == 0 and "no errors were found" in r.stdout, r.stderr
+    _browse_answers(installed, common, snapshot)
+
+
+def _browse_answers(installed: Installed, common: list[str], snapshot: str) -> None:
+    """``coffer browse`` runs on the base install's web stack (starlette, jinja2, uvicorn)."""
+    proc = installed.popen("browse", *common, "--no-open")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/\S+", line)
+        assert match, (line, proc.stderr.read() if proc.stderr else "")
+        page = httpx.get(match.group(0), timeout=60)
+        assert page.status_code == 200 and snapshot[:8] in page.text
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize(
