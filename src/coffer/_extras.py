@@ -2,8 +2,8 @@
 
 Rules:
 - ``pip install coffer`` is the client. What only one backend or the vault server needs is an
-  extra: ``s3`` (boto3), ``rclone`` (a bundled rclone binary), ``vault`` (PostgreSQL driver and
-  the fast event loop for ``coffer vault serve``), ``hsm`` (python-pkcs11); ``all`` is all of them.
+  extra: ``s3`` (boto3), ``rclone`` (a bundled rclone binary), ``vault`` (the key vault server:
+  metrics, PostgreSQL driver, fast event loop), ``hsm`` (python-pkcs11); ``all`` is all of them.
 - A feature whose library is missing raises :class:`~coffer.errors.MissingExtra` (a usage error,
   exit 2) naming the extra and the line that installs it into the Python running Coffer —
   never an ``ImportError`` traceback.
@@ -26,8 +26,8 @@ from coffer.errors import MissingExtra
 # extra → the top-level modules a feature of that extra imports (the ``rclone`` extra is a
 # binary, not a module: :mod:`coffer.backends.binary` looks for it and names the extra itself)
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "s3": ("boto3", "botocore"),
-    "vault": ("psycopg",),
+    "s3": ("boto3",),
+    "vault": ("prometheus_client", "psycopg"),
     "hsm": ("pkcs11",),
 }
 

@@ -9,6 +9,7 @@ need an extra must say which one, with the install line, and exit 2.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -36,10 +37,12 @@ class Installed:
     home: Path
     wheel: Path
     build_log: str
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
-        return {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8"}
+        base = {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8"}
+        return {**base, **self.extra_env}
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -108,6 +111,8 @@ def test_the_wheel_builds_without_warnings_and_carries_its_metadata(installed: I
 def test_installed_from_the_wheel_without_extras(installed: Installed) -> None:
     probe = installed.run("--version")
     assert probe.returncode == 0 and "0.1.0" in probe.stdout, probe.stderr
+    helps = installed.run("--help")
+    assert helps.returncode == 0 and "backup" in helps.stdout, helps.stderr
     python = installed.bin / "python"
     where = subprocess.run(
         [
@@ -196,3 +201,29 @@ def test_hsm_seal_key_names_the_hsm_extra(installed: Installed, tmp_path: Path) 
         "vault", "init", "--db", str(tmp_path / "v.db"), "--pkcs11-lib", "/nonexistent.so"
     )
     assert r.returncode == 2 and "'coffer[hsm]'" in r.stderr, (r.stdout, r.stderr)
+
+
+def test_the_password_route_from_the_installed_client(installed: Installed, tmp_path: Path) -> None:
+    """The client side of the password flow (OPAQUE, Argon2id) needs no extra: the installed
+    client registers, backs up and restores through a vault served from the test environment."""
+    from password.support import PASSWORD, SETTINGS
+
+    from coffer.vault.embedded import EmbeddedVault
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD)
+    src = _chat_store(tmp_path / "chat-store")
+    repo = ["--repo", str(tmp_path / "repo"), "--password-file", str(pw)]
+    with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
+        light = {"COFFER_VAULT_MIN_KSF": "8,1"}  # the test vault's light KSF
+        client = dataclasses.replace(installed, extra_env=light)
+        r = client.run(
+            "init", *repo, "--vault", vault.url, "--account", "lee", "--password", "--json"
+        )
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["vault_fingerprint"] == vault.fingerprint
+        assert client.run("backup", *repo, str(src)).returncode == 0
+        target = tmp_path / "out"
+        r = client.run("restore", *repo, "latest", "--target", str(target))
+        assert r.returncode == 0, r.stderr
+    assert (target / "chat-store/notes.txt").read_bytes() == (src / "notes.txt").read_bytes()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import click
 
-from coffer.cli import demo_password
 from coffer.cli.output import emit_json, human_bytes
 from coffer.cli.verify import compare_trees
 from coffer.errors import IntegrityError, UsageError
@@ -54,6 +53,11 @@ def _prepare(workdir: Path) -> tuple[Path, Path, Path]:
 @click.option("--json", "as_json", is_flag=True)
 def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: bool) -> None:
     """Back up, change, back up and restore a generated chat store, and verify the result."""
+    from coffer._extras import require
+
+    require("vault", "coffer demo (its embedded key vault)")
+    from coffer.cli import demo_password  # the vault server: only when the demo runs
+
     store, repo_dir, target = _prepare(workdir)
     say = (lambda _m: None) if as_json else click.echo
     spec = ChatStoreSpec(seed=seed, messages=messages, media_bytes=media_mb * 1_000_000)

@@ -143,6 +143,9 @@ def _refuse_moved(opts: dict[str, Any]) -> None:
 def serve_cmd(database: str, pg_schema: str, **opts: Any) -> None:
     """Serve the vault API (runs on the settings stored in the database)."""
     _refuse_moved(opts)
+    from coffer._extras import require
+
+    require("vault", "coffer vault serve")
     if opts["workers"] > 1:  # must precede the first import of prometheus_client
         _multiprocess_metrics()
     from coffer.vault.app import HttpSettings, create_app
