@@ -90,6 +90,7 @@ def catalog(phone: Phone) -> Iterator[Catalog]:
     with Workspace() as ws:
         cat = Catalog(phone.open(), ws)
         yield cat
+        cat.close()
 
 
 @pytest.fixture(scope="session")

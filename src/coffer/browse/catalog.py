@@ -208,6 +208,15 @@ class Catalog:
             search = SearchIndex(self.workspace.path(f"fts-{key}.sqlite"), adapter)
         return db, adapter, search
 
+    def close(self) -> None:
+        """Stop background index builds and close the databases (before the workspace goes)."""
+        for built in self._built.values():
+            if built is not None:
+                db, _adapter, search = built
+                if search is not None:
+                    search.close()
+                db.close()
+
     def write_file(self, node: Node, target: Path) -> None:
         with target.open("wb") as out:
             for plain in Restorer(self.repo, Progress(), strict=True).blobs(node):

@@ -69,7 +69,10 @@ def command(opts: Options, snapshot: str | None, port: int, no_open: bool) -> No
             if not no_open and _has_desktop():
                 webbrowser.open(url)
 
-        serve(session, ready)
+        try:
+            serve(session, ready)
+        finally:
+            catalog.close()
 
 
 def _prepare(catalog: Catalog, snap_id: str) -> None:

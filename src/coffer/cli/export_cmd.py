@@ -41,7 +41,10 @@ def html(opts: Options, snapshot: str, out: Path, embed_media: bool) -> None:
             snap_id = catalog.resolve(snapshot)
         except NotFound as exc:
             raise NothingToBrowse(str(exc)) from None
-        stats = export_html(catalog, snap_id, out, embed=embed_media)
+        try:
+            stats = export_html(catalog, snap_id, out, embed=embed_media)
+        finally:
+            catalog.close()
     seconds = time.perf_counter() - started
     if opts.json:
         emit_json({"snapshot": snap_id, "out": str(out), "seconds": round(seconds, 2),
