@@ -63,14 +63,30 @@ class Adapter(abc.ABC):
 
 
 class ChatAdapter(Adapter):
-    """An app with chats and messages."""
+    """An app with chats and messages.
+
+    The database never changes once rebuilt, so the chat list is computed once
+    (:meth:`list_chats`) and kept: every later page finds its chat by a dictionary lookup.
+    """
+
+    _chats: list[Chat] | None = None
+    _by_id: dict[int, Chat] | None = None
 
     @abc.abstractmethod
+    def list_chats(self) -> list[Chat]:
+        """Every chat, most recently active first (a query; see :meth:`chats`)."""
+
     def chats(self) -> list[Chat]:
-        """Every chat, most recently active first."""
+        if self._chats is None:
+            chats = self.list_chats()
+            self._by_id = {c.id: c for c in chats}
+            self._chats = chats
+        return self._chats
 
     def chat(self, chat_id: int) -> Chat | None:
-        return next((c for c in self.chats() if c.id == chat_id), None)
+        self.chats()
+        assert self._by_id is not None
+        return self._by_id.get(chat_id)
 
     @abc.abstractmethod
     def messages(

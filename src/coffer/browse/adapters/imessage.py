@@ -79,7 +79,7 @@ class IMessageAdapter(SqlChatAdapter):
         offset = ms - APPLE_EPOCH_MS
         return offset * 1_000_000 if self._ns else offset // 1000
 
-    def chats(self) -> list[Chat]:
+    def list_chats(self) -> list[Chat]:
         rows = self.db.rows(
             "SELECT c.ROWID, c.display_name, c.chat_identifier, c.style, s.n, s.t, s.i "
             "FROM chat c JOIN (SELECT cmj.chat_id, count(*) AS n, max(cmj.message_date) AS t, "

@@ -39,7 +39,7 @@ class SampleAdapter(SqlChatAdapter):
             and probe.has("media", "message_id", "kind", "file_path")
         )
 
-    def chats(self) -> list[Chat]:
+    def list_chats(self) -> list[Chat]:
         rows = self.db.rows(
             "SELECT c._id, coalesce(c.subject, ct.display_name, c.jid), c.is_group, s.n, s.t, "
             "s.i, coalesce(lm.text_data, CASE WHEN lm.media_type > 0 THEN '(media)' END, '') "

@@ -132,7 +132,7 @@ class TelegramAdapter(SqlChatAdapter):
                 conn.execute(ddl)
             conn.execute("COMMIT")
 
-    def chats(self) -> list[Chat]:
+    def list_chats(self) -> list[Chat]:
         rows = self.db.rows(
             "SELECT c.id, c.name, c.type, s.n, s.t, s.i, lm.text FROM tg_chat c "
             "JOIN (SELECT chat_id, count(*) AS n, max(date_ms) AS t, max(id) AS i FROM tg_message "

@@ -55,7 +55,7 @@ class WhatsAppAdapter(SqlChatAdapter):
             and probe.has("message_quoted", "message_row_id", "key_id", "text_data")
         )
 
-    def chats(self) -> list[Chat]:
+    def list_chats(self) -> list[Chat]:
         rows = self.db.rows(
             "SELECT c._id, c.subject, j.user, j.raw_string, j.server, s.n, s.t, s.i, "
             "lm.text_data, lm.message_type FROM chat c "
