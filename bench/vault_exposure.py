@@ -102,7 +102,7 @@ def limited_node(tmp: Path) -> tuple[Node, Path, Path]:
             "--db",
             str(db),
             "--rate-per-address",
-            "0.1",
+            "0.01",
             "--burst-per-address",
             "5",
         )

@@ -141,7 +141,7 @@ def test_two_nodes_share_settings_and_rate_limits(vault_db, tmp_path: Path) -> N
                 "--db",
                 str(db),
                 "--rate-per-address",
-                "0.05",
+                "0.01",
                 "--burst-per-address",
                 "8",
             ],
