@@ -42,9 +42,12 @@ def derive(secret: bytes, label: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=label).derive(secret)
 
 
-def seal(key: bytes, plaintext: bytes, ad: bytes) -> bytes:
-    """XChaCha20-Poly1305: nonce ‖ ciphertext ‖ tag, with ``ad`` authenticated."""
-    nonce = os.urandom(NONCE_LEN)
+def seal(key: bytes, plaintext: bytes, ad: bytes, nonce: bytes | None = None) -> bytes:
+    """XChaCha20-Poly1305: nonce ‖ ciphertext ‖ tag, with ``ad`` authenticated. ``nonce`` is
+    random unless given (only the wire vectors give one)."""
+    nonce = os.urandom(NONCE_LEN) if nonce is None else nonce
+    if len(nonce) != NONCE_LEN:
+        raise ValueError("XChaCha20-Poly1305 nonces are 24 bytes")
     ct: bytes = pysodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)
     return nonce + ct
 
