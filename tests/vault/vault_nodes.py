@@ -73,7 +73,7 @@ class Node:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"vault node exited with {self.proc.returncode}")
             try:
-                r = httpx.get(self.url + "/v1/info", timeout=1.0, verify=self.verify)
+                r = httpx.get(self.url + "/v1/health", timeout=1.0, verify=self.verify)
                 if r.status_code == 200:
                     return self
             except httpx.HTTPError:
