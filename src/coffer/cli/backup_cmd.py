@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import click
 
 from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.exclude_options import exclude_options
 from coffer.cli.output import BarProgress, emit_json, human_bytes
 from coffer.engine.locks import locked
 from coffer.errors import PartialBackup
 from coffer.ops.backup import BackupOptions, BackupResult, backup
+from coffer.ops.exclude import ExcludeRules
 
 
-def summary(result: BackupResult) -> dict[str, object]:
+def summary(result: BackupResult, dry_run: bool = False) -> dict[str, object]:
     return {
-        "snapshot": result.snapshot.id,
+        "snapshot": None if dry_run else result.snapshot.id,
+        "dry_run": dry_run,
         "files_new": result.files_new,
         "files_changed": result.files_changed,
         "files_unchanged": result.files_unchanged,
@@ -40,15 +44,17 @@ def summary(result: BackupResult) -> dict[str, object]:
     }
 
 
-def _print_human(result: BackupResult, seconds: float) -> None:
+def _print_human(result: BackupResult, seconds: float, dry_run: bool = False) -> None:
+    saved = "dry run, nothing saved" if dry_run else f"snapshot {result.snapshot.id[:8]} saved"
     click.echo(
-        f"snapshot {result.snapshot.id[:8]} saved: {result.files_new} new, "
+        f"{saved}: {result.files_new} new, "
         f"{result.files_changed} changed, {result.files_unchanged} unchanged files"
     )
     for s in result.sources:
         click.echo(f"  {s.path}: read {human_bytes(s.bytes_read)}, new {human_bytes(s.bytes_new)}")
+    verb = "would add" if dry_run else "added"
     click.echo(
-        f"added {human_bytes(result.bytes_stored)} to the repository "
+        f"{verb} {human_bytes(result.bytes_stored)} to the repository "
         f"({human_bytes(result.bytes_new)} of new data) in {seconds:.1f} s"
     )
 
@@ -65,6 +71,8 @@ def _print_human(result: BackupResult, seconds: float) -> None:
     type=click.Choice(["logical", "pages"]),
     help="how SQLite databases are stored (default: the repository's setting)",
 )
+@exclude_options
+@click.option("-n", "--dry-run", is_flag=True, help="do everything but write to the repository")
 def command(
     opts: Options,
     sources: tuple[Path, ...],
@@ -73,23 +81,26 @@ def command(
     parent: str | None,
     force: bool,
     db_mode: str | None,
+    exclude: ExcludeRules,
+    dry_run: bool,
 ) -> None:
     """Back up SOURCES (files or folders) into a new snapshot."""
     repo = open_repository(opts)
     bopts = BackupOptions(tags=list(tags), parent=parent, use_parent=not force, db_mode=db_mode)
+    bopts.exclude, bopts.dry_run = exclude, dry_run
     if host:
         bopts.hostname = host
     progress = BarProgress(enabled=not (opts.quiet or opts.json))
-    with locked(repo):
+    with contextlib.nullcontext() if dry_run else locked(repo):  # a dry run writes no lock
         repo.load_index()
         result = backup(repo, list(sources), bopts, progress)
     seconds = time.monotonic() - progress.started
     if opts.json:
-        emit_json(summary(result))
+        emit_json(summary(result, dry_run))
     else:
-        _print_human(result, seconds)
+        _print_human(result, seconds, dry_run)
     if result.skipped:
+        where = "(dry run)" if dry_run else f"in snapshot {result.snapshot.id[:8]} as skipped"
         raise PartialBackup(
-            f"{len(result.skipped)} source(s) could not be read and are listed in snapshot "
-            f"{result.snapshot.id[:8]} as skipped"
+            f"{len(result.skipped)} source(s) could not be read and are listed {where}"
         )

@@ -35,7 +35,9 @@ from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, walk
 from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, RepositoryError, UsageError
+from coffer.ops import dry_run
 from coffer.ops.backup_db import DatabaseStore
+from coffer.ops.exclude import ExcludeRules
 from coffer.sqlite.capture import companion_of, is_sqlite_header
 
 READ_SIZE = 1 << 20
@@ -49,6 +51,8 @@ class BackupOptions:
     use_parent: bool = True
     db_mode: str | None = None  # "pages" | "logical"; None = repository default
     tmpdir: str | None = None
+    exclude: ExcludeRules = field(default_factory=ExcludeRules)  # what to leave out
+    dry_run: bool = False  # do everything but write to storage (coffer.ops.dry_run)
 
 
 @dataclass
@@ -84,8 +88,8 @@ def _top_name(path: Path) -> str:
     return check_component(name)
 
 
-def _regular_files(paths: list[Path]) -> Iterator[tuple[str, int]]:
-    """Yield ``(path, size)`` of every regular file below ``paths`` (lstat only)."""
+def _regular_files(paths: list[Path], rules: ExcludeRules) -> Iterator[tuple[str, int]]:
+    """Yield ``(path, size)`` of every regular file below ``paths`` the rules keep (lstat)."""
     for p in paths:
         try:
             st = os.lstat(p)
@@ -94,8 +98,9 @@ def _regular_files(paths: list[Path]) -> Iterator[tuple[str, int]]:
         if stat.S_ISREG(st.st_mode):
             yield str(p), st.st_size
         elif stat.S_ISDIR(st.st_mode):
-            for root, _dirs, names in os.walk(p):
-                for n in names:
+            for root, dirs, names in os.walk(p):
+                dirs[:] = rules.subfolders(root, dirs)
+                for n in rules.children(root, names):
                     full = os.path.join(root, n)
                     try:
                         s = os.lstat(full)
@@ -134,7 +139,7 @@ class BackupRun:
         if parent is not None:
             self.parent_files = {path: n for path, n in walk(parent.tree) if n.type == "file"}
         self.uploader.extra_packs = self.repo.adopt_unindexed_packs()
-        files = list(_regular_files(paths))
+        files = list(_regular_files(paths, self.opts.exclude))
         total, nfiles = sum(size for _, size in files), len(files)
         self.progress.start(total, nfiles, "backup")
         try:
@@ -156,6 +161,8 @@ class BackupRun:
             self.databases.close()
             self.progress.finish()
         snap = self._snapshot(paths, tree, parent)
+        if self.opts.dry_run:
+            return self._result(snap)  # never stamped, never stored
         self._check_packs_still_exist(snap)
         self.repo.save_snapshot(snap)
         return self._result(snap)
@@ -213,6 +220,9 @@ class BackupRun:
             self._skip(path, exc)
             return None
         node = Node(name=name, type="", mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+        if "/" in rel and self.opts.exclude.crosses_device(str(path), st.st_dev):
+            node.type = "dir"  # --one-file-system: a mount point stays, empty; a file goes
+            return node if stat.S_ISDIR(st.st_mode) else None
         if stat.S_ISDIR(st.st_mode):
             return self._visit_dir(path, node, rel)
         if stat.S_ISLNK(st.st_mode):
@@ -238,6 +248,7 @@ class BackupRun:
         except OSError as exc:
             self._skip(path, exc)
             return None
+        names = self.opts.exclude.children(str(path), names)
         for child in names:
             cpath = path / child
             if companion_of(cpath) is not None:
@@ -388,4 +399,7 @@ def backup(
     progress: Progress | None = None,
 ) -> BackupResult:
     """Back up ``sources`` into ``repo`` and return the new snapshot with statistics."""
-    return BackupRun(repo, options or BackupOptions(), progress or Progress()).run(sources)
+    options = options or BackupOptions()
+    if options.dry_run:
+        repo = dry_run.view(repo)
+    return BackupRun(repo, options, progress or Progress()).run(sources)
