@@ -222,10 +222,11 @@ class _Api:
         return AuditContext(self._client(request), self.core.settings.node)
 
     def _finish(self, request: Request, start: float, response: Response) -> Response:
-        METRICS.request(request.url.path, response.status_code, time.perf_counter() - start)
+        path = request.scope["path"]  # only routed paths get here: a bounded label set
+        METRICS.request(path, response.status_code, time.perf_counter() - start)
         log_event(
             method=request.method,
-            path=request.url.path,
+            path=path,
             status=response.status_code,
             ms=elapsed_ms(start),
             client=self._client(request),

@@ -63,21 +63,30 @@ class Metrics:
             "coffer_vault_connections_refused", "Connections refused or cut", ["reason"], **kw
         )
 
+        self._children: dict[tuple[str, ...], Any] = {}  # labels() is a lock + lookup each time
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def request(self, endpoint: str, status: int, seconds: float) -> None:
-        self.requests.labels(endpoint, str(status)).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        self._child(self.requests, endpoint, str(status)).inc()
+        self._child(self.latency, endpoint).observe(seconds)
 
     def audit_event(self, event: str) -> None:
         """Called by the store for every audit row it writes."""
         if event not in _KNOWN_EVENTS:
             event = "other"
-        self.events.labels(event).inc()
+        self._child(self.events, event).inc()
         if event == "attempt":
             self.attempts.inc()
         elif event == "success":
-            self.logins.labels("ok").inc()
+            self._child(self.logins, "ok").inc()
         elif event == "failure":
-            self.logins.labels("failed").inc()
+            self._child(self.logins, "failed").inc()
         elif event == "lockout":
             self.lockouts.inc()
 

@@ -219,8 +219,7 @@ class SqlStore(abc.ABC):
                 int(row[4]),
             )
             pending, result = build(attempt)
-            self._insert_pending(cur, pending)
-            self._audit(cur, now, "attempt", account, ctx, attempt.attempts_left)
+            self._record_attempt(cur, pending, now, ctx, attempt.attempts_left)
         return result
 
     def finish_login(
@@ -364,11 +363,23 @@ class SqlStore(abc.ABC):
         sql.insert_pending(self._run, cur, p)
 
     def _take_pending(self, cur: Cursor, pid: bytes, kind: str) -> PendingRow | None:
-        account = sql.peek_pending(self._run, cur, pid, kind)
-        if account is None:
+        if self._peek_and_lock(cur, pid, kind) is None:
             return None
-        self._lock_account(cur, account)
         return sql.delete_pending(self._run, cur, pid, kind)
+
+    def _peek_and_lock(self, cur: Cursor, pid: bytes, kind: str) -> str | None:
+        """The pending row's account, with the account row locked (:meth:`_lock_account`)."""
+        account = sql.peek_pending(self._run, cur, pid, kind)
+        if account is not None:
+            self._lock_account(cur, account)
+        return account
+
+    def _record_attempt(
+        self, cur: Cursor, pending: PendingRow, now: float, ctx: AuditContext, left: int
+    ) -> None:
+        """Store the pending attempt and its audit row (backends may do both in one trip)."""
+        self._insert_pending(cur, pending)
+        self._audit(cur, now, "attempt", pending.account, ctx, left)
 
     def _failed(
         self, cur: Cursor, pending: PendingRow, now: float, ctx: AuditContext

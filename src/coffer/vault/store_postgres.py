@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from coffer.vault.errors import StoreError, VaultConfigError
+from coffer.vault.records import AuditContext, PendingRow
 from coffer.vault.store import Cursor, SqlStore
 
 DDL = """
@@ -150,6 +151,42 @@ class PostgresStore(SqlStore):
             raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc}".strip()) from None
         finally:
             self._pool.put(conn)
+
+    def _peek_and_lock(self, cur: Cursor, pid: bytes, kind: str) -> str | None:
+        """One round trip: find the pending row and lock its account row."""
+        row = cur.execute(
+            "SELECT a.account FROM pending p JOIN accounts a ON a.account = p.account"
+            " WHERE p.id = %s AND p.kind = %s FOR UPDATE OF a",
+            (pid, kind),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _record_attempt(
+        self, cur: Cursor, pending: PendingRow, now: float, ctx: AuditContext, left: int
+    ) -> None:
+        """The pending row and its audit row in one statement (one round trip)."""
+        p = pending
+        cur.execute(
+            "WITH p AS (INSERT INTO pending (id, account, kind, generation, sealed, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s))"
+            " INSERT INTO audit (ts, event, account, client, node, attempts_left, detail)"
+            " VALUES (%s, 'attempt', %s, %s, %s, %s, NULL)",
+            (
+                p.id,
+                p.account,
+                p.kind,
+                p.generation,
+                p.sealed,
+                p.expires_at,
+                now,
+                p.account,
+                ctx.client,
+                ctx.node,
+                left,
+            ),
+        )
+        if self.on_event is not None:
+            self.on_event("attempt")
 
     def _lock_account(self, cur: Cursor, account: str) -> None:
         cur.execute("SELECT 1 FROM accounts WHERE account = %s FOR UPDATE", (account,))
