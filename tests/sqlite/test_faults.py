@@ -10,10 +10,11 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from coffer.errors import IntegrityError, UsageError
-from coffer.sqlite.codec import MAGIC, TAG_END, TAG_ROW, encode_values, record
+from coffer.sqlite.codec import MAGIC, TAG_END, TAG_ROW, TAG_TABLE, encode_values, record
 from coffer.sqlite.logical import (
     LogicalFormatError,
     RestoreTargetExists,
@@ -60,12 +61,20 @@ def test_flipped_or_extra_bytes_are_refused(tmp_path, make, dump):
         stream[: len(MAGIC) + 2] + b"\x7f" + stream[len(MAGIC) + 3 :],  # header
         stream + record(TAG_ROW, encode_values([1])),  # data after the end
     ]
-    # a row dropped from the middle: the section's row count no longer matches
-    row = record(TAG_ROW, encode_values([5, "row 4", bytes([4]) * 20]))
+    # a row's bytes inside its block (format version 2: MessagePack arrays, msgspec)
+    row = msgspec.msgpack.encode([5, "row 4", bytes([4]) * 20])
     assert row in stream
-    bad.append(stream.replace(row, b"", 1))
-    # a row duplicated: UNIQUE rowid violation inside the restore
-    bad.append(stream.replace(row, row + row, 1))
+    # a row's integer in a longer form than the shortest: not canonical
+    bad.append(stream.replace(row, b"\x93\xd0\x05" + row[2:], 1))
+    # a block's row count one less: the block no longer decodes
+    count = (300).to_bytes(4, "big")
+    assert stream.count(count + b"E") == 1
+    bad.append(stream.replace(count + b"E", (299).to_bytes(4, "big") + b"E", 1))
+    # a block duplicated: UNIQUE rowid violation inside the restore
+    head = record(TAG_TABLE, encode_values(("plain", "t", "id", "v", "b")))
+    start = stream.index(head) + len(head)
+    block = stream[start : stream.index(count) + 4]
+    bad.append(stream.replace(block, block + block, 1))
     for data in bad:
         with pytest.raises(IntegrityError):
             restore_logical(io.BytesIO(data), tmp_path / "out.db")
@@ -75,7 +84,7 @@ def test_flipped_or_extra_bytes_are_refused(tmp_path, make, dump):
 
 def test_unsupported_version_is_refused(tmp_path, make, dump):
     stream = dump(small_db(tmp_path, make))
-    newer = stream.replace(encode_values(["version", 1]), encode_values(["version", 2]), 1)
+    newer = stream.replace(encode_values(["version", 2]), encode_values(["version", 3]), 1)
     with pytest.raises(LogicalFormatError, match="unsupported"):
         restore_logical(io.BytesIO(newer), tmp_path / "out.db")
 

@@ -35,41 +35,25 @@ Exception tree (under :class:`coffer.errors.CofferError`)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import queue
 import sqlite3
+import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from coffer.sqlite.codec import (
-    FORMAT_VERSION,
-    MAGIC,
-    TAG_END,
-    TAG_END_TABLE,
-    TAG_HEADER,
-    TAG_ROW,
-    TAG_SCHEMA,
-    TAG_TABLE,
-    LogicalFormatError,
-    RecordWriter,
-    Value,
-    encode_values,
-)
+from coffer.sqlite.codec import MAGIC, LogicalFormatError
+from coffer.sqlite.dump import DumpResult, dump
 from coffer.sqlite.rebuild import RestoreStats, RestoreTargetExists, restore_logical
-from coffer.sqlite.schema import (
-    HEADER_PRAGMAS,
-    Section,
-    UnsupportedDatabase,
-    plan,
-    quote,
-    select_sql,
-)
+from coffer.sqlite.schema import HEADER_PRAGMAS, Section, UnsupportedDatabase, plan, quote
 
-FETCH = 1_000
+PIECE = 1 << 20
 
 __all__ = [
     "MAGIC",
@@ -127,46 +111,78 @@ def iter_logical(db_path: Path, stats: list[DumpStats] | None = None) -> Iterato
 
 
 def _iter_logical(db_path: Path, stats: list[DumpStats] | None) -> Iterator[bytes]:
+    """Run :func:`.dump.dump` in a thread, handing its output over in ~1 MiB pieces."""
     started = time.perf_counter()
-    sink = _Sink()
-    writer = RecordWriter(sink)
-    with closing(open_readonly(db_path)) as conn:
-        conn.execute("BEGIN")
-        try:
-            the_plan = plan(conn)  # the first read: fixes the snapshot for the whole dump
-            writer.raw(MAGIC)
-            writer.write(TAG_HEADER, encode_values(_header(conn)))
-            for obj in the_plan.objects:
-                writer.write(TAG_SCHEMA, encode_values((obj.type, obj.name, obj.tbl_name, obj.sql)))
-            rows = 0
-            for section in the_plan.sections:
-                rows += yield from _dump_section(conn, section, writer, sink)
-            writer.write(TAG_END, encode_values((len(the_plan.sections), rows)))
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-    writer.flush()
-    yield from sink.drain()
+    pipe = _Pipe()
+    worker = threading.Thread(target=pipe.run, args=(db_path,), name="coffer-logical-dump")
+    worker.start()
+    try:
+        while (piece := pipe.get()) is not None:
+            yield piece
+    finally:
+        pipe.cancel()
+        worker.join()
+    result = pipe.result
+    assert result is not None
     if stats is not None:
         stats.append(DumpStats(
-            schema_objects=len(the_plan.objects), sections=len(the_plan.sections), rows=rows,
-            bytes=writer.bytes_written, seconds=time.perf_counter() - started,
+            schema_objects=result.schema_objects, sections=result.sections, rows=result.rows,
+            bytes=result.bytes, seconds=time.perf_counter() - started,
         ))  # fmt: skip
 
 
-class _Sink:
-    """Collects what a :class:`RecordWriter` flushes until the generator yields it."""
+class _Cancelled(Exception):
+    pass
+
+
+class _Pipe:
+    """A dump in a worker thread, its output batched into ~1 MiB pieces, at most 4 queued."""
 
     def __init__(self) -> None:
-        self.pieces: list[bytes] = []
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+        self.result: DumpResult | None = None
+        self._buf = bytearray()
+        self._cancelled = False
 
-    def write(self, data: bytes | bytearray) -> int:
-        self.pieces.append(bytes(data))
-        return len(data)
+    def run(self, db_path: Path) -> None:
+        try:
+            self.result = dump(db_path, self._write)
+            if self._buf:
+                self._put(bytes(self._buf))
+            self._put(None)
+        except _Cancelled:
+            return
+        except BaseException as exc:  # handed to the consuming thread
+            with contextlib.suppress(_Cancelled):
+                self._put(exc)
 
-    def drain(self) -> Iterator[bytes]:
-        pieces, self.pieces = self.pieces, []
-        return iter(pieces)
+    def _write(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) >= PIECE:
+            self._put(bytes(self._buf))
+            self._buf = bytearray()
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while True:
+            if self._cancelled:
+                raise _Cancelled
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self) -> bytes | None:
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.queue.get_nowait()
 
 
 class LogicalStream(io.RawIOBase):
@@ -201,29 +217,6 @@ class LogicalStream(io.RawIOBase):
     def close(self) -> None:
         self._pieces.close()  # type: ignore[attr-defined]
         super().close()
-
-
-def _header(conn: sqlite3.Connection) -> list[Value]:
-    values: list[Value] = ["version", FORMAT_VERSION]
-    for name in HEADER_PRAGMAS:
-        (value,) = conn.execute(f"PRAGMA main.{name}").fetchone()
-        values += [name, value.decode() if isinstance(value, bytearray) else value]
-    return values
-
-
-def _dump_section(
-    conn: sqlite3.Connection, section: Section, writer: RecordWriter, sink: _Sink
-) -> Generator[bytes, None, int]:
-    writer.write(TAG_TABLE, encode_values((section.kind, section.name, *section.columns)))
-    cursor = conn.execute(select_sql(section))
-    count = 0
-    while batch := cursor.fetchmany(FETCH):
-        for row in batch:
-            writer.write(TAG_ROW, encode_values(row))
-        count += len(batch)
-        yield from sink.drain()
-    writer.write(TAG_END_TABLE, encode_values((count,)))
-    return count
 
 
 def canonical_dump(db_path: Path) -> Iterator[str]:

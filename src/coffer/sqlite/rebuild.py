@@ -43,6 +43,7 @@ from coffer.sqlite.codec import (
     decode_row,
     decode_values,
 )
+from coffer.sqlite.codec2 import TAG_BLOCK, decode_block
 from coffer.sqlite.schema import (
     HEADER_PRAGMAS,
     SchemaObject,
@@ -54,6 +55,12 @@ from coffer.sqlite.schema import (
 )
 
 BATCH = 1_000
+FORMAT_V2 = 2
+TAG_MAP = ord("M")
+# the file is private until it is linked into place: no journal, no syncs but the final fsync,
+# no other connection, a 16 MiB page cache (also the sorter's memory for CREATE INDEX)
+PRIVATE_PRAGMAS = ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF",
+                   "locking_mode = EXCLUSIVE", "cache_size = -16384", "temp_store = FILE")  # fmt: skip
 ROWID_KINDS = {"rowid", "vtab", "shadow-rowid", "internal"}
 KINDS = ROWID_KINDS | {"plain", "shadow-plain"}
 ENCODINGS = {"UTF-8", "UTF-16le", "UTF-16be"}
@@ -138,6 +145,7 @@ class _Restorer:
         self.objects: list[SchemaObject] = []
         self.sections = 0
         self.rows = 0
+        self.version = FORMAT_VERSION
 
     def run(self) -> None:
         if self.reader.exact(len(MAGIC)) != MAGIC:
@@ -162,7 +170,7 @@ class _Restorer:
         conn.execute(f"PRAGMA page_size = {header.page_size}")
         conn.execute(f"PRAGMA auto_vacuum = {header.auto_vacuum}")
         conn.execute(f"PRAGMA encoding = '{header.encoding}'")
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF"):
+        for pragma in PRIVATE_PRAGMAS:
             conn.execute(f"PRAGMA {pragma}")
         conn.execute("BEGIN")
         tag, payload = self._schema(conn, records)
@@ -179,10 +187,11 @@ class _Restorer:
 
     def _header(self, payload: bytes) -> Header:
         values = decode_values(payload)
-        if values[:2] != ["version", FORMAT_VERSION]:
+        if values[:1] != ["version"] or values[1:2] not in ([FORMAT_VERSION], [FORMAT_V2]):
             raise LogicalFormatError(f"unsupported logical format {values[:2]!r}")
+        self.version = int(values[1])  # type: ignore[arg-type]
         if list(values[2::2]) != list(HEADER_PRAGMAS) or len(values) % 2:
-            raise LogicalFormatError("header fields do not match format version 1")
+            raise LogicalFormatError("header fields do not match the format version")
         pairs = dict(zip(HEADER_PRAGMAS, values[3::2], strict=True))
         texts = {"encoding", "journal_mode"}
         if not all(type(v) is (str if k in texts else int) for k, v in pairs.items()):
@@ -215,6 +224,9 @@ class _Restorer:
             if section.name == "sqlite_stat1":
                 conn.execute("ANALYZE sqlite_schema")
             conn.execute(f"DELETE FROM main.{quote(section.name)}")
+        if self.version == FORMAT_V2:
+            self._blocks(conn, section, records)
+            return
         sql = insert_sql(section)
         batch: list[list[Value]] = []
         count = 0
@@ -239,10 +251,36 @@ class _Restorer:
         self.sections += 1
         self.rows += count
 
+    def _blocks(
+        self, conn: sqlite3.Connection, section: Section, records: Iterator[tuple[int, bytes]]
+    ) -> None:
+        """Version 2: row blocks, one ``executemany`` each, until the section's end record."""
+        sql = insert_sql(section)
+        count = 0
+        for tag, body in records:
+            if tag != TAG_BLOCK:
+                break
+            rows, raw = decode_block(body)
+            count += len(rows)
+            if raw:
+                for row in rows:
+                    _insert_raw(conn, section, row)
+            else:
+                conn.executemany(sql, rows)
+        else:
+            raise LogicalFormatError(f"stream ends inside section {section.name!r}")
+        if tag != TAG_END_TABLE or decode_values(body) != [count]:
+            raise LogicalFormatError(f"section {section.name!r} does not end with its row count")
+        self.sections += 1
+        self.rows += count
+
     def _end(self, payload: bytes, records: Iterator[tuple[int, bytes]]) -> None:
         if decode_values(payload) != [self.sections, self.rows]:
             raise LogicalFormatError("end record does not match the sections read")
-        if next(records, None) is not None:
+        after = next(records, None)
+        if self.version == FORMAT_V2 and after is not None and after[0] == TAG_MAP:
+            after = next(records, None)  # the backup's segment map: not part of the database
+        if after is not None:
             raise LogicalFormatError("data after the end record")
 
     def _finish_schema(self, conn: sqlite3.Connection) -> None:
