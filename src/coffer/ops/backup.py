@@ -126,6 +126,7 @@ class BackupRun:
         self.result_counts = {"new": 0, "changed": 0, "unchanged": 0, "dirs": 0}
         self.bytes_read = 0
         self.parent_files: dict[str, Node] = {}
+        self.roots: list[tuple[Path, str]] = []
         self.source_stats: list[SourceStats] = []
         self._current: SourceStats | None = None
 
@@ -135,6 +136,7 @@ class BackupRun:
         names = [_top_name(p) for p in paths]
         if len(set(names)) != len(names):
             raise UsageError("two sources have the same name; back them up separately")
+        self.roots = list(zip(paths, names, strict=True))  # for the databases' parent nodes
         parent = self._pick_parent([str(p) for p in paths])
         if parent is not None:
             self.parent_files = {path: n for path, n in walk(parent.tree) if n.type == "file"}

@@ -25,6 +25,7 @@ from coffer.engine.chunker import DB_STREAM_PARAMS, Chunker, page_chunks
 from coffer.engine.snapshot import Node
 from coffer.sqlite.capture import consistent_copy, is_sqlite_header
 from coffer.sqlite.logical import UnsupportedDatabase
+from coffer.ops.db_reuse import PreviousDumps, assemble
 from coffer.sqlite.spool import SpooledDump, SpoolQueue
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class DatabaseStore:
         self.spools = SpoolQueue(run.opts.tmpdir)
         self._deferred: list[tuple[Path, Node, SpooledDump, SourceStats | None]] = []
         self._early: dict[str, SpooledDump] = {}
+        self.previous = PreviousDumps(run)
 
     @property
     def mode(self) -> str:
@@ -64,14 +66,18 @@ class DatabaseStore:
             if len(self._early) >= EARLY_DUMPS:
                 break
             if is_database(name):
-                self._early[name] = self.spools.start(Path(name))
+                self._early[name] = self._spool(Path(name))
+
+    def _spool(self, path: Path) -> SpooledDump:
+        previous = self.previous.find(path)
+        return self.spools.start(path, previous.map if previous else None)
 
     def store(self, path: Path, node: Node, source: SourceStats | None) -> None:
         """Store the database at ``path`` into ``node`` (logical mode: later, see module doc)."""
         if self.mode == "logical":
             node.format = "sqlite-logical"
             node.extra = {}
-            dump = self._early.pop(str(path), None) or self.spools.start(path)
+            dump = self._early.pop(str(path), None) or self._spool(path)
             self._deferred.append((path, node, dump, source))
         else:
             self.store_pages(path, node)
@@ -97,11 +103,10 @@ class DatabaseStore:
                 except UnsupportedDatabase as exc:
                     self._fall_back(path, node, exc)
                     continue
-                size = 0
-                for chunk in self.chunker.chunks(stream):
-                    size += len(chunk)
-                    self.run.add_chunk(chunk, node, try_compress=True)
-                node.extra["stream_bytes"] = size
+                assert dump.manifest is not None
+                previous = self.previous.find(path)
+                old_content = previous.node.content if previous else []
+                assemble(self.run, self.chunker, node, stream, dump.manifest, old_content)
                 stream.close()
 
     def _fall_back(self, path: Path, node: Node, exc: UnsupportedDatabase) -> None:

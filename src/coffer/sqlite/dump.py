@@ -235,8 +235,11 @@ class Dumper:
         self.result.pieces.append(Output(nbytes, index, number))
         if tree is None or self.pages is None:
             return Seg(0, 0, b"", [], rows, nbytes)
-        heads = heads_of(self.pages, tree, piece.i, piece.j)
-        fp = fingerprint(self.pages, tree, piece.i, piece.j, heads)
+        try:
+            heads = heads_of(self.pages, tree, piece.i, piece.j)
+            fp = fingerprint(self.pages, tree, piece.i, piece.j, heads)
+        except BtreeError:
+            heads, fp = [], b""  # recorded, never matched: dumped again next time
         first = tree.leaves[piece.i] if piece.j > piece.i else 0
         return Seg(first, piece.j - piece.i, fp, heads, rows, nbytes)
 

@@ -21,10 +21,16 @@ import contextlib
 import dataclasses
 import io
 import json
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
+
+import msgspec
+
+from coffer.sqlite.dump import dump
 
 from coffer.sqlite.logical import (
     DumpStats,
@@ -35,6 +41,7 @@ from coffer.sqlite.logical import (
     dump_logical,
     restore_logical,
 )
+from coffer.sqlite.segments import DbMap
 
 EXIT_UNSUPPORTED = 3
 EXIT_EXISTS = 4
@@ -131,14 +138,48 @@ class ProcessRestore:
         self.close()
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("dump", "restore", "restore-quick"):
-        print("usage: python -m coffer.sqlite.proc dump|restore[-quick] DB",
-              file=sys.stderr)  # fmt: skip
-        return 2
+def dump_pieces(db_path: Path, out: BinaryIO, map_in: Path | None, manifest: Path) -> DumpStats:
+    """The segmented dump (:mod:`.dump`): new bytes to ``out``, :class:`Manifest` to a file."""
+    started = time.perf_counter()
+    old = DbMap.decode(map_in.read_bytes()) if map_in is not None else None
     try:
-        if argv[0] == "dump":
-            stats: object = dump_logical(Path(argv[1]), sys.stdout.buffer)
+        result = dump(db_path, out.write, old)
+    except sqlite3.Error as exc:
+        raise UnsupportedDatabase(f"cannot dump {db_path}: {exc}") from exc
+    out.flush()
+    doc = Manifest(
+        pieces=[(p.length, p.section, p.seg, p.reused) for p in result.pieces],
+        map=result.map.encode() if result.map is not None else None,
+        reused_rows=result.reused_rows,
+    )
+    manifest.write_bytes(msgspec.msgpack.encode(doc))
+    return DumpStats(schema_objects=result.schema_objects, sections=result.sections,
+                     rows=result.rows, bytes=result.bytes,
+                     seconds=time.perf_counter() - started)  # fmt: skip
+
+
+class Manifest(msgspec.Struct):
+    """What a segmented dump wrote: (length, section, segment, reused) per piece, the new map."""
+
+    pieces: list[tuple[int, int, int, bool]]
+    map: bytes | None
+    reused_rows: int = 0
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: python -m coffer.sqlite.proc dump|restore[-quick] DB | pieces DB MAP|- OUT"
+    if not (len(argv) == 2 and argv[0] in ("dump", "restore", "restore-quick")) and not (
+        len(argv) == 4 and argv[0] == "pieces"
+    ):
+        print(usage, file=sys.stderr)
+        return 2
+    stats: object
+    try:
+        if argv[0] == "pieces":
+            map_in = None if argv[2] == "-" else Path(argv[2])
+            stats = dump_pieces(Path(argv[1]), sys.stdout.buffer, map_in, Path(argv[3]))
+        elif argv[0] == "dump":
+            stats = dump_logical(Path(argv[1]), sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
             full = argv[0] == "restore"

@@ -9,7 +9,10 @@ Rules:
 - If the backup process is killed, a running dump finishes on its own (seconds) and exits; its
   file was never linked, so nothing is left behind.
 - :meth:`SpooledDump.stream` waits for the dump and returns the file at offset 0, or raises
-  :class:`~coffer.sqlite.logical.UnsupportedDatabase` with the child's last message.
+  :class:`~coffer.sqlite.logical.UnsupportedDatabase` with the child's last message; the
+  child's :class:`~coffer.sqlite.proc.Manifest` (pieces and the new segment map) is then in
+  :attr:`SpooledDump.manifest`. The previous snapshot's map, if any, reaches the child through
+  a private temporary file (0600), removed when the dump ends, like the manifest file.
 
 Theory: the dump is single-threaded Python that holds its process's GIL for every row. Started
 as soon as the walker meets the database, it runs on the second core while the walker stores
@@ -18,22 +21,30 @@ the media folder; the chunker then reads the finished stream from the page cache
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import msgspec
+
 from coffer.sqlite.logical import UnsupportedDatabase
+from coffer.sqlite.proc import Manifest
 
 
 class SpooledDump:
     """One database's logical stream, being written to a temporary file by a child process."""
 
-    def __init__(self, db_path: Path, tmpdir: str | None) -> None:
+    def __init__(self, db_path: Path, tmpdir: str | None, old_map: bytes | None = None) -> None:
         self.db_path = db_path
         self._tmpdir = tmpdir
+        self._old_map = old_map
+        self.manifest: Manifest | None = None
         self.file: BinaryIO | None = None  # opened when the dump starts, closed by close()
         self._proc: subprocess.Popen[bytes] | None = None
         self._error: str | None = None
@@ -49,30 +60,30 @@ class SpooledDump:
                 return
             # anonymous (already unlinked): it cannot outlive the process
             self.file = tempfile.TemporaryFile(prefix="coffer-dump-", dir=self._tmpdir)  # noqa: SIM115
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "coffer.sqlite.proc",
-                    "dump",
-                    str(self.db_path),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=self.file,
-                stderr=subprocess.PIPE,
-            )
-            with self._lock:
-                self._proc = proc
-                if self._cancelled:  # close() ran while the child was starting
-                    proc.kill()
-            _out, err = proc.communicate()
-            if proc.returncode != 0:
-                lines = err.decode(errors="replace").strip().splitlines()
-                self._error = lines[-1] if lines else f"exit code {proc.returncode}"
+            with _scratch(self._tmpdir, self._old_map) as (map_in, manifest):
+                self._child(map_in, manifest)
         except OSError as exc:
             self._error = str(exc)
         finally:
             self._done.set()
+
+    def _child(self, map_in: str, manifest: str) -> None:
+        command = [sys.executable, "-m", "coffer.sqlite.proc", "pieces", str(self.db_path)]
+        proc = subprocess.Popen([*command, map_in, manifest], stdin=subprocess.DEVNULL,
+                                stdout=self.file, stderr=subprocess.PIPE)  # fmt: skip
+        with self._lock:
+            self._proc = proc
+            if self._cancelled:  # close() ran while the child was starting
+                proc.kill()
+        _out, err = proc.communicate()
+        if proc.returncode != 0:
+            lines = err.decode(errors="replace").strip().splitlines()
+            self._error = lines[-1] if lines else f"exit code {proc.returncode}"
+            return
+        try:
+            self.manifest = msgspec.msgpack.decode(Path(manifest).read_bytes(), type=Manifest)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._error = f"unreadable dump manifest ({exc})"
 
     def stream(self) -> BinaryIO:
         """Wait for the dump; return its stream at offset 0."""
@@ -92,6 +103,27 @@ class SpooledDump:
             self.file.close()
 
 
+@contextlib.contextmanager
+def _scratch(tmpdir: str | None, old_map: bytes | None) -> Iterator[tuple[str, str]]:
+    """Private files for the child: the previous map ("-" when none) and the manifest."""
+    names: list[str] = []
+    try:
+        map_in = "-"
+        if old_map is not None:
+            fd, map_in = tempfile.mkstemp(prefix="coffer-map-", dir=tmpdir)
+            names.append(map_in)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(old_map)
+        fd, manifest = tempfile.mkstemp(prefix="coffer-manifest-", dir=tmpdir)
+        os.close(fd)
+        names.append(manifest)
+        yield map_in, manifest
+    finally:
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+
+
 class SpoolQueue:
     """Runs :class:`SpooledDump` jobs one after another in a background thread."""
 
@@ -100,8 +132,8 @@ class SpoolQueue:
         self._turn = threading.Lock()
         self.dumps: list[SpooledDump] = []
 
-    def start(self, db_path: Path) -> SpooledDump:
-        dump = SpooledDump(db_path, self._tmpdir)
+    def start(self, db_path: Path, old_map: bytes | None = None) -> SpooledDump:
+        dump = SpooledDump(db_path, self._tmpdir, old_map)
         self.dumps.append(dump)
 
         def work() -> None:
