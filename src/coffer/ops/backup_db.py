@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 from coffer.engine.chunker import DB_STREAM_PARAMS, Chunker, page_chunks
 from coffer.engine.snapshot import Node
+from coffer.ops.db_reuse import PreviousDumps, assemble
 from coffer.sqlite.capture import consistent_copy, is_sqlite_header
 from coffer.sqlite.logical import UnsupportedDatabase
-from coffer.ops.db_reuse import PreviousDumps, assemble
 from coffer.sqlite.spool import SpooledDump, SpoolQueue
 
 if TYPE_CHECKING:

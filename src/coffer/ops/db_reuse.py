@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from coffer.backends.base import BackendError, ObjectType
 from coffer.engine.chunker import Chunker
@@ -143,7 +143,7 @@ def assemble(run: BackupRun, chunker: Chunker, node: Node, stream: BinaryIO,
             total += seg.nbytes
             run.progress.advance(seg.nbytes)
         else:
-            for chunk in chunker.chunks(_Limited(stream, length)):
+            for chunk in chunker.chunks(cast(BinaryIO, _Limited(stream, length))):
                 run.add_chunk(chunk, node, try_compress=True)
             total += length
         if seg is not None:

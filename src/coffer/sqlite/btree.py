@@ -212,7 +212,7 @@ def overflow_heads(page: bytes, pgno: int, geo: Geometry) -> list[int]:
 
 def chain(read: Reader, head: int, geo: Geometry) -> list[int]:
     """Page numbers of the overflow chain starting at ``head``."""
-    pages = []
+    pages: list[int] = []
     pgno = head
     while pgno:
         if not 1 < pgno <= geo.page_count or len(pages) >= geo.page_count:
@@ -243,7 +243,9 @@ def record_values(payload: bytes, encoding: str) -> list[int | float | str | byt
 _INT_SIZES = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8}
 
 
-def _value(buf: bytes, pos: int, t: int, encoding: str) -> tuple[int | float | str | bytes | None, int]:
+def _value(
+    buf: bytes, pos: int, t: int, encoding: str
+) -> tuple[int | float | str | bytes | None, int]:
     if t == 0:
         return None, pos
     if t in _INT_SIZES:

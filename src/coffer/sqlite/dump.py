@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from coffer.sqlite.btree import BtreeError, Geometry, Tree, chain, record_values, walk
 from coffer.sqlite.capture import consistent_copy
 from coffer.sqlite.codec import (
@@ -105,7 +107,7 @@ class Dumper:
             return b""
         geo = self.pages.geo
         encoding = self.conn.execute("PRAGMA main.encoding").fetchone()[0]
-        return encode_values((FORMAT_VERSION, geo.page_size, geo.usable, str(encoding)))
+        return bytes(encode_values((FORMAT_VERSION, geo.page_size, geo.usable, str(encoding))))
 
     def _usable_old(self, old: DbMap | None) -> dict[str, SectionMap]:
         if old is None or self.pages is None or old.ident != self._ident():
@@ -157,7 +159,7 @@ class Dumper:
         return values
 
     def _section(self, index: int, section: Section, create_sql: str) -> SectionMap:
-        head = encode_values((section.kind, section.name, *section.columns))
+        head = bytes(encode_values((section.kind, section.name, *section.columns)))
         self._record(TAG_TABLE, head)
         ident = head + b"\x00" + create_sql.encode("utf-8", "surrogateescape")
         old = self._old.get(section.name)
@@ -220,8 +222,7 @@ class Dumper:
             self._flush_glue()
             self._emit(b"", Output(0, index, number, True))
             self.result.reused_rows += piece.old.rows
-            return Seg(piece.old.first, piece.old.leaves, piece.old.fp, list(piece.old.heads),
-                       piece.old.rows, piece.old.nbytes, piece.old.start, piece.old.blobs)  # fmt: skip
+            return msgspec.structs.replace(piece.old, heads=list(piece.old.heads))
         self._flush_glue()
         if ranged and tree is not None:
             lo, hi = bounds(tree, piece)
@@ -279,7 +280,9 @@ class Dumper:
         except _Undecodable:
             return self._rows_with(sql, args, raw_text_factory, done)
 
-    def _rows_with(self, sql: str, args: list[Any], factory: Any, done: list[int]) -> tuple[int, int]:
+    def _rows_with(
+        self, sql: str, args: list[Any], factory: Any, done: list[int]
+    ) -> tuple[int, int]:
         self.conn.text_factory = factory
         writer = BlockWriter()
         skip = done[1]
@@ -400,5 +403,3 @@ def _pages(db_path: Path) -> Iterator[Pages | None]:
         yield Pages(fd, geo)
     finally:
         os.close(fd)
-
-

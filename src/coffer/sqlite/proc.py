@@ -31,7 +31,6 @@ from typing import Any, BinaryIO, cast
 import msgspec
 
 from coffer.sqlite.dump import dump
-
 from coffer.sqlite.logical import (
     DumpStats,
     LogicalFormatError,
@@ -143,7 +142,7 @@ def dump_pieces(db_path: Path, out: BinaryIO, map_in: Path | None, manifest: Pat
     started = time.perf_counter()
     old = DbMap.decode(map_in.read_bytes()) if map_in is not None else None
     try:
-        result = dump(db_path, out.write, old)
+        result = dump(db_path, lambda data: _write_all(out, data), old)
     except sqlite3.Error as exc:
         raise UnsupportedDatabase(f"cannot dump {db_path}: {exc}") from exc
     out.flush()
@@ -156,6 +155,10 @@ def dump_pieces(db_path: Path, out: BinaryIO, map_in: Path | None, manifest: Pat
     return DumpStats(schema_objects=result.schema_objects, sections=result.sections,
                      rows=result.rows, bytes=result.bytes,
                      seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    out.write(data)
 
 
 class Manifest(msgspec.Struct):
@@ -173,7 +176,7 @@ def main(argv: list[str]) -> int:
     ):
         print(usage, file=sys.stderr)
         return 2
-    stats: object
+    stats: DumpStats | RestoreStats
     try:
         if argv[0] == "pieces":
             map_in = None if argv[2] == "-" else Path(argv[2])
@@ -193,7 +196,7 @@ def main(argv: list[str]) -> int:
     except LogicalFormatError as exc:
         print(exc, file=sys.stderr)
         return EXIT_FORMAT
-    print(json.dumps(dataclasses.asdict(stats)), file=sys.stderr)  # type: ignore[call-overload]
+    print(json.dumps(dataclasses.asdict(stats)), file=sys.stderr)
     return 0
 
 

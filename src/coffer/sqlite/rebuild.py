@@ -59,8 +59,14 @@ FORMAT_V2 = 2
 TAG_MAP = ord("M")
 # the file is private until it is linked into place: no journal, no syncs but the final fsync,
 # no other connection, a 16 MiB page cache (also the sorter's memory for CREATE INDEX)
-PRIVATE_PRAGMAS = ("journal_mode = OFF", "synchronous = OFF", "foreign_keys = OFF",
-                   "locking_mode = EXCLUSIVE", "cache_size = -16384", "temp_store = FILE")  # fmt: skip
+PRIVATE_PRAGMAS = (
+    "journal_mode = OFF",
+    "synchronous = OFF",
+    "foreign_keys = OFF",
+    "locking_mode = EXCLUSIVE",
+    "cache_size = -16384",
+    "temp_store = FILE",
+)
 ROWID_KINDS = {"rowid", "vtab", "shadow-rowid", "internal"}
 KINDS = ROWID_KINDS | {"plain", "shadow-plain"}
 ENCODINGS = {"UTF-8", "UTF-16le", "UTF-16be"}

@@ -34,6 +34,7 @@ import struct
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
 import blake3
 import msgspec
 
@@ -170,9 +171,9 @@ def plan_table(
     n = len(tree.leaves)
     if not ranged:
         whole = old[0] if len(old) == 1 else None
-        if whole is not None and whole.first == (tree.leaves[0] if n else 0) and whole.leaves == n:
-            if fingerprint(pages, tree, 0, n, whole.heads) == whole.fp:
-                return [Piece(0, n, whole)]
+        same = whole is not None and whole.leaves == n and n > 0 and whole.first == tree.leaves[0]
+        if same and whole is not None and fingerprint(pages, tree, 0, n, whole.heads) == whole.fp:
+            return [Piece(0, n, whole)]
         return [Piece(0, n)]
     starts: dict[int, Seg] = {s.first: s for s in old}
     pieces: list[Piece] = []
@@ -180,16 +181,22 @@ def plan_table(
     k = 0
     while k < n:
         seg = starts.get(tree.leaves[k])
-        if seg is not None and k + seg.leaves <= n and seg.leaves > 0:
-            if fingerprint(pages, tree, k, k + seg.leaves, seg.heads) == seg.fp:
-                pieces += _split(gap, k, seg_leaves)
-                pieces.append(Piece(k, k + seg.leaves, seg))
-                k += seg.leaves
-                gap = k
-                continue
+        if _matches(pages, tree, k, seg):
+            assert seg is not None
+            pieces += _split(gap, k, seg_leaves)
+            pieces.append(Piece(k, k + seg.leaves, seg))
+            k += seg.leaves
+            gap = k
+            continue
         k += 1
     pieces += _split(gap, n, seg_leaves)
     return pieces or [Piece(0, 0)]
+
+
+def _matches(pages: Pages, tree: Tree, k: int, seg: Seg | None) -> bool:
+    if seg is None or seg.leaves <= 0 or k + seg.leaves > len(tree.leaves):
+        return False
+    return fingerprint(pages, tree, k, k + seg.leaves, seg.heads) == seg.fp
 
 
 def _split(a: int, b: int, seg_leaves: int) -> list[Piece]:
