@@ -23,8 +23,12 @@ SIZES = {
 }
 
 
-def spec_for(size: str, seed: int) -> ChatStoreSpec:
-    return dataclasses.replace(SIZES[size], seed=seed)
+def spec_for(size: str, seed: int, scale: int = 1) -> ChatStoreSpec:
+    """The spec of ``size`` with ``scale`` times the messages and the same day's work: the
+    next day adds as many messages as at scale 1 (``next_day_share`` divided by ``scale``)."""
+    base = SIZES[size]
+    return dataclasses.replace(base, seed=seed, messages=base.messages * scale,
+                               next_day_share=base.next_day_share / scale)  # fmt: skip
 
 
 def generator_version() -> str:
@@ -60,9 +64,9 @@ def live_copy(store: Path, live: Path) -> Path:
     return live
 
 
-def next_day(live: Path, spec: ChatStoreSpec) -> str:
-    stats = apply_next_day(live, spec)
-    return (f"next day: +{stats.messages} messages, {stats.status_updates} read updates, "
+def next_day(live: Path, spec: ChatStoreSpec, day: int = 1) -> str:
+    stats = apply_next_day(live, spec, day)
+    return (f"day {day}: +{stats.messages} messages, {stats.status_updates} read updates, "
             f"+{stats.media_files} media ({stats.media_bytes / 1e6:.1f} MB)")  # fmt: skip
 
 

@@ -32,7 +32,7 @@ class Tool:
     def init(self) -> None:
         raise NotImplementedError
 
-    def backup(self, source: Path, label: str) -> Step:
+    def backup(self, source: Path, label: str, limit_upload: int | None = None) -> Step:
         raise NotImplementedError
 
     def restore(self, target: Path, label: str) -> Step:
@@ -60,8 +60,10 @@ class Coffer(Tool):
         run([self.exe, "init", "--repo", str(self.repo), "--save-recovery-key", str(self.key),
              "-q", "--json"], cold=False)  # fmt: skip
 
-    def backup(self, source: Path, label: str) -> Step:
-        return run([self.exe, "backup", *self._common(), "--json", *self.extra, str(source)])
+    def backup(self, source: Path, label: str, limit_upload: int | None = None) -> Step:
+        limit = ["--limit-upload", str(limit_upload)] if limit_upload else []
+        return run([self.exe, "backup", *self._common(), *limit, "--json", *self.extra,
+                    str(source)])  # fmt: skip
 
     def restore(self, target: Path, label: str) -> Step:
         return run([self.exe, "restore", "latest", *self._common(), "--target", str(target)])
@@ -77,8 +79,9 @@ class Restic(Tool):
     def init(self) -> None:
         run(["restic", "init", "-r", str(self.repo)], env=self.env, cold=False)
 
-    def backup(self, source: Path, label: str) -> Step:
-        return run(["restic", "backup", "-r", str(self.repo), "--quiet", "--tag", label,
+    def backup(self, source: Path, label: str, limit_upload: int | None = None) -> Step:
+        limit = ["--limit-upload", str(limit_upload)] if limit_upload else []
+        return run(["restic", "backup", "-r", str(self.repo), "--quiet", "--tag", label, *limit,
                     str(source)], env=self.env)  # fmt: skip
 
     def restore(self, target: Path, label: str) -> Step:
@@ -104,7 +107,7 @@ class Borg(Tool):
         run([self.exe, "init", "--encryption=repokey-blake2", str(self.repo)], env=self.env,
             cold=False)  # fmt: skip
 
-    def backup(self, source: Path, label: str) -> Step:
+    def backup(self, source: Path, label: str, limit_upload: int | None = None) -> Step:
         return run([self.exe, "create", f"{self.repo}::{label}", source.name], env=self.env,
                    cwd=source.parent)  # fmt: skip
 
