@@ -95,3 +95,11 @@ def test_blocks_round_trip_canonically(rows: list[list[Any]]) -> None:
     decoded, _raw = decode_block(payload)
     assert encode_block(decoded) == payload
     assert [[_key(v) for v in r] for r in decoded] == [[_key(v) for v in r] for r in rows]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(VALUES, max_size=6), min_size=1, max_size=40))
+def test_whole_block_is_the_row_by_row_block(rows: list[list[Any]]) -> None:
+    from coffer.sqlite.codec2 import whole_block
+
+    assert whole_block(rows) == encode_block(rows)

@@ -70,7 +70,7 @@ class Geometry:
         return (self.usable - 12) * 32 // 255 - 23
 
 
-def varint(buf: bytes, pos: int) -> tuple[int, int]:
+def varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     """SQLite's big-endian varint at ``pos``: (value, next position)."""
     result = 0
     for i in range(8):
@@ -81,7 +81,7 @@ def varint(buf: bytes, pos: int) -> tuple[int, int]:
     return (result << 8) | buf[pos + 8], pos + 9
 
 
-def _header(page: bytes, pgno: int) -> tuple[int, int, int]:
+def _header(page: bytes | memoryview, pgno: int) -> tuple[int, int, int]:
     """(page type, number of cells, offset of the cell pointer array)."""
     base = 100 if pgno == 1 else 0
     kind = page[base]
@@ -91,7 +91,7 @@ def _header(page: bytes, pgno: int) -> tuple[int, int, int]:
     return kind, ncells, base + (12 if kind in (INTERIOR_INDEX, INTERIOR_TABLE) else 8)
 
 
-def _pointers(page: bytes, ncells: int, start: int) -> tuple[int, ...]:
+def _pointers(page: bytes | memoryview, ncells: int, start: int) -> tuple[int, ...]:
     if start + 2 * ncells > len(page):
         raise BtreeError("cell pointer array past the page end")
     return struct.unpack_from(f">{ncells}H", page, start)
@@ -120,20 +120,30 @@ def _walk(
         tree.leaves.append(pgno)
         return
     base = 100 if pgno == 1 else 0
-    children = []
-    for ptr in _pointers(page, ncells, start):
-        children.append((struct.unpack_from(">I", page, ptr)[0], ptr))
+    pointers = _pointers(page, ncells, start)
+    children = [struct.unpack_from(">I", page, ptr)[0] for ptr in pointers]
     right = struct.unpack_from(">I", page, base + 8)[0]
-    leaf_level = _leaf_level(read, children[0][0] if children else right, geo)
-    for child, ptr in children:
-        _descend(read, child, geo, tree, depth, budget, leaf_level)
-        if tree.intkey:
-            tree.seps.append(varint(page, ptr + 4)[0])
-        else:
-            local, head = _index_cell(page, ptr + 4, geo)
-            tree.seps.append(local)
-            tree.sep_heads.append(head)
-    _descend(read, right, geo, tree, depth, budget, leaf_level)
+    children.append(right)
+    if not all(1 < c <= geo.page_count for c in children):
+        raise BtreeError(f"a child of page {pgno} is outside the file")
+    seps: list[tuple[int | bytes, int]]
+    if tree.intkey:
+        seps = [(varint(page, ptr + 4)[0], 0) for ptr in pointers]
+    else:
+        seps = [_index_cell(page, ptr + 4, geo) for ptr in pointers]
+    if _leaf_level(read, children[0], geo):
+        budget[0] -= len(children)
+        tree.leaves.extend(children)
+        tree.seps += [sep for sep, _ in seps]
+        if not tree.intkey:
+            tree.sep_heads += [head for _, head in seps]
+        return
+    for child, pair in zip(children, [*seps, None], strict=True):
+        _walk(read, child, read(child), geo, tree, depth + 1, budget)
+        if pair is not None:
+            tree.seps.append(pair[0])
+            if not tree.intkey:
+                tree.sep_heads.append(pair[1])
 
 
 def _leaf_level(read: Reader, child: int, geo: Geometry) -> bool:
@@ -146,18 +156,6 @@ def _leaf_level(read: Reader, child: int, geo: Geometry) -> bool:
         raise BtreeError(f"child page {child} outside the file")
     kind = _header(read(child), child)[0]
     return kind in (LEAF_TABLE, LEAF_INDEX)
-
-
-def _descend(
-    read: Reader, child: int, geo: Geometry, tree: Tree, depth: int, b: list[int], leaf: bool
-) -> None:
-    if not 1 < child <= geo.page_count:
-        raise BtreeError(f"child page {child} outside the file")
-    if leaf:
-        b[0] -= 1
-        tree.leaves.append(child)
-    else:
-        _walk(read, child, read(child), geo, tree, depth + 1, b)
 
 
 def check_leaf(page: bytes, pgno: int, intkey: bool) -> None:
@@ -186,18 +184,23 @@ def _index_cell(page: bytes, pos: int, geo: Geometry) -> tuple[bytes, int]:
     return bytes(page[pos:end]), head
 
 
-def overflow_heads(page: bytes, pgno: int, geo: Geometry) -> list[int]:
+def overflow_heads(page: bytes | memoryview, pgno: int, geo: Geometry) -> list[int]:
     """First overflow page of each cell of this leaf page that spills, in cell order."""
     kind, ncells, start = _header(page, pgno)
     if kind not in (LEAF_TABLE, LEAF_INDEX):
         raise BtreeError(f"page {pgno} is not a leaf")
     intkey = kind == LEAF_TABLE
     biggest = geo.max_local(intkey)
+    pointers = _pointers(page, ncells, start)
+    # a cell whose payload varint starts below this byte is at most `biggest` bytes long: one
+    # C-level pass over the first bytes rules out most pages
+    below = 0x80 + ((biggest + 1) >> 7)
+    if not pointers or max(map(page.__getitem__, pointers)) < below:
+        return []
     heads = []
-    for ptr in _pointers(page, ncells, start):
-        b0 = page[ptr]
-        if b0 < 0x80:
-            continue  # payload < 128 bytes: never spills
+    for ptr in pointers:
+        if page[ptr] < below:
+            continue
         payload, pos = varint(page, ptr)
         if payload <= biggest:
             continue

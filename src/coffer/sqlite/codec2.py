@@ -86,6 +86,18 @@ class BlockWriter:
         return payload
 
 
+def whole_block(rows: Sequence[Sequence[Any]]) -> bytes | None:
+    """The block payload of ``rows`` in one C call, when they make one block by the rules
+    (at most :data:`BLOCK_ROWS` rows, under :data:`BLOCK_BYTES` bytes); else None."""
+    if not rows or len(rows) > BLOCK_ROWS:
+        return None
+    data = _ENCODER.encode(rows)
+    body = memoryview(data)[_array_header_len(len(rows)) :]
+    if len(body) >= BLOCK_BYTES:
+        return None
+    return bytes(body) + _COUNT.pack(len(rows))
+
+
 def encode_block(rows: Sequence[Sequence[Any]]) -> bytes:
     """One block payload for ``rows`` (tests, vectors)."""
     writer = BlockWriter()

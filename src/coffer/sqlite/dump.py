@@ -41,7 +41,7 @@ from coffer.sqlite.codec import (
     encode_values,
     varint,
 )
-from coffer.sqlite.codec2 import TAG_BLOCK, BlockWriter, raw_text_factory
+from coffer.sqlite.codec2 import BLOCK_ROWS, TAG_BLOCK, BlockWriter, raw_text_factory, whole_block
 from coffer.sqlite.schema import HEADER_PRAGMAS, Plan, Section, plan, quote, select_sql
 from coffer.sqlite.segments import (
     MAP_VERSION,
@@ -58,7 +58,7 @@ from coffer.sqlite.segments import (
 )
 
 FORMAT_VERSION = 2
-FETCH = 1_000
+FETCH = BLOCK_ROWS  # one fetched batch fills one block exactly (whole_block)
 TAG_MAP = ord("M")
 RANGED_KINDS = ("rowid", "plain")
 GLUE = -1
@@ -300,6 +300,10 @@ class Dumper:
                 if skip:
                     drop = min(skip, len(batch))
                     batch, skip = batch[drop:], skip - drop
+                whole = whole_block(batch) if writer.rows == 0 else None
+                if whole is not None:  # the same block the row-by-row path makes, in one call
+                    self._record_block(whole, len(batch), done)
+                    continue
                 for row in batch:
                     if writer.add(row):
                         self._block(writer, done)
@@ -311,8 +315,10 @@ class Dumper:
     def _block(self, writer: BlockWriter, done: list[int]) -> None:
         rows = writer.rows
         payload = writer.take()
-        if payload is None:
-            return
+        if payload is not None:
+            self._record_block(payload, rows, done)
+
+    def _record_block(self, payload: bytes, rows: int, done: list[int]) -> None:
         record = bytes((TAG_BLOCK,)) + varint(len(payload)) + payload
         self.sink(record)
         done[0] += len(record)

@@ -38,7 +38,15 @@ from dataclasses import dataclass, field
 import blake3
 import msgspec
 
-from coffer.sqlite.btree import BtreeError, Geometry, Tree, chain, check_leaf, overflow_heads
+from coffer.sqlite.btree import (
+    LEAF_INDEX,
+    LEAF_TABLE,
+    BtreeError,
+    Geometry,
+    Tree,
+    chain,
+    overflow_heads,
+)
 
 SEG_LEAVES = 64
 MAP_VERSION = 1
@@ -118,11 +126,11 @@ def fingerprint(pages: Pages, tree: Tree, i: int, j: int, heads: list[int]) -> b
     """16-byte BLAKE3 over leaves ``i..j-1`` (numbers and bytes), separators, overflow chains."""
     h = blake3.blake3()
     size = pages.geo.page_size
+    leaf = LEAF_TABLE if tree.intkey else LEAF_INDEX
     for first, n in _runs(tree.leaves, i, j):
         data = pages.run(first, n)
-        for k in range(n):
-            page = data[k * size : (k + 1) * size]
-            check_leaf(page, first + k, tree.intkey)
+        if first == 1 or any(data[k] != leaf for k in range(0, n * size, size)):
+            raise BtreeError(f"a page of {first}+{n} is not a leaf of this tree")
         h.update(b"L" + _PGNO.pack(first) + _PGNO.pack(n))
         h.update(data)
     if not tree.intkey:
@@ -141,7 +149,7 @@ def heads_of(pages: Pages, tree: Tree, i: int, j: int) -> list[int]:
     heads: list[int] = []
     size = pages.geo.page_size
     for first, n in _runs(tree.leaves, i, j):
-        data = pages.run(first, n)
+        data = memoryview(pages.run(first, n))
         for k in range(n):
             heads += overflow_heads(data[k * size : (k + 1) * size], first + k, pages.geo)
     if not tree.intkey:
