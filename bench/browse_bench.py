@@ -87,7 +87,7 @@ class Browse:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(30)
+        self.proc.wait(120)
 
 
 def run(size: str, seed: int) -> None:
@@ -131,6 +131,7 @@ def run(size: str, seed: int) -> None:
 
 def _first_list(b: Browse, page: object, row: int) -> str:
     if page is not None:
+        page.set_default_timeout(900_000)  # type: ignore[attr-defined]
         page.goto(b.url, wait_until="load")  # type: ignore[attr-defined]
         page.locator("table.snapshots tbody tr a").nth(row).click()  # type: ignore[attr-defined]
         page.wait_for_selector("ul.chats li", timeout=900_000)  # type: ignore[attr-defined]

@@ -89,6 +89,8 @@ def phone(tmp_path_factory: pytest.TempPathFactory) -> Phone:
 def catalog(phone: Phone) -> Iterator[Catalog]:
     with Workspace() as ws:
         cat = Catalog(phone.open(), ws)
+        for snap in phone.snapshots:
+            cat.view(snap)  # rebuilt before the tests ask (the app answers "preparing" meanwhile)
         yield cat
         cat.close()
 

@@ -66,8 +66,21 @@ def _page(name: str, request: Request, **context: Any) -> HTMLResponse:
     return HTMLResponse(render(name, urls=browser.urls, snapshots=browser.catalog.infos, **context))
 
 
+class Preparing(Exception):
+    """The snapshot's databases are still being rebuilt: answer a page that refreshes."""
+
+    def __init__(self, snap: str) -> None:
+        super().__init__(snap)
+        self.snap = snap
+
+
 def _view(request: Request) -> SnapshotView:
-    return _b(request).catalog.view(request.path_params["snap"])
+    catalog = _b(request).catalog
+    snap = catalog.resolve(request.path_params["snap"])
+    view = catalog.ready(snap)
+    if view is None:
+        raise Preparing(snap)
+    return view
 
 
 def _source(request: Request) -> tuple[SnapshotView, Source]:
@@ -195,6 +208,16 @@ def media_links(
     return out
 
 
+async def _preparing(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Preparing)
+    catalog = _b(request).catalog
+    path, done, total = catalog.progress.get(exc.snap, ("", 0, 0))
+    info = next(i for i in catalog.infos if i.id == exc.snap)
+    body = render("preparing.html", urls=_b(request).urls, snapshots=[], info=info, path=path,
+                  done=done, total=total, again=_b(request).urls.here(request))  # fmt: skip
+    return HTMLResponse(body, status_code=503, headers={"retry-after": "1"})
+
+
 async def _error(request: Request, exc: Exception) -> Response:
     status, message = 500, str(exc)
     if isinstance(exc, NotFound):
@@ -228,7 +251,12 @@ def make_app(catalog: Catalog, token: str, hosts: set[str]) -> Guard:
     """The browser app behind its guard; ``hosts`` may be filled in after the port is bound."""
     app = Starlette(
         routes=ROUTES,
-        exception_handlers={CofferError: _error, HTTPException: _error, Exception: _error},
+        exception_handlers={
+            Preparing: _preparing,
+            CofferError: _error,
+            HTTPException: _error,
+            Exception: _error,
+        },
     )
     app.state.browser = Browser(catalog, Urls(token))
     return Guard(app, token, hosts)

@@ -119,6 +119,11 @@ class Catalog:
         self._built: dict[str, tuple[Database, Adapter, SearchIndex | None] | None] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._children: set[ProcessRestore] = set()
+        self._started: set[str] = set()
+        self._failed: dict[str, Exception] = {}
+        self.progress: dict[str, tuple[str, int, int]] = {}  # snapshot → (path, done, total)
+        self.closed = False
 
     def resolve(self, ref: str) -> str:
         if ref == "latest" and self.infos:
@@ -133,6 +138,26 @@ class Catalog:
         at = ids.index(snap_id)
         return self.infos[at + 1] if at + 1 < len(self.infos) else None
 
+    def ready(self, snap_id: str) -> SnapshotView | None:
+        """The snapshot's view if its databases are rebuilt; else start that and return None."""
+        snap_id = self.resolve(snap_id)
+        view = self._views.get(snap_id)
+        if snap_id in self._failed:
+            raise self._failed[snap_id]
+        if view is None:
+            with self._lock:
+                start = snap_id not in self._started
+                self._started.add(snap_id)
+            if start:
+                threading.Thread(target=self._prepare, args=(snap_id,), daemon=True).start()
+        return view
+
+    def _prepare(self, snap_id: str) -> None:
+        try:
+            self.view(snap_id)
+        except Exception as exc:  # raised to the page that asks next
+            self._failed[snap_id] = exc
+
     def view(self, snap_id: str) -> SnapshotView:
         snap_id = self.resolve(snap_id)
         with self._lock_for(f"view:{snap_id}"):
@@ -142,7 +167,8 @@ class Catalog:
             files = {p: n for p, n in walk(snap.tree) if n.type == "file"}
             view = SnapshotView(next(i for i in self.infos if i.id == snap_id), snap, files)
             for path, node in _candidates(files):
-                built = self._build(node, path)
+                self.progress[snap_id] = (path, 0, node.size)
+                built = self._build(node, path, snap_id)
                 if built is not None:
                     _db, adapter, search = built
                     base = path.rsplit("/", 1)[0] if "/" in path else ""
@@ -156,15 +182,17 @@ class Catalog:
         with self._lock:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _build(self, node: Node, path: str) -> tuple[Database, Adapter, SearchIndex | None] | None:
+    def _build(
+        self, node: Node, path: str, snap_id: str
+    ) -> tuple[Database, Adapter, SearchIndex | None] | None:
         key = hashlib.sha256(node.format.encode() + b"".join(node.content)).hexdigest()[:20]
         with self._lock_for(f"db:{key}"):
             if key not in self._built:
-                self._built[key] = self._rebuild(node, path, key)
+                self._built[key] = self._rebuild(node, path, key, snap_id)
             return self._built[key]
 
     def _rebuild(
-        self, node: Node, path: str, key: str
+        self, node: Node, path: str, key: str, snap_id: str
     ) -> tuple[Database, Adapter, SearchIndex | None] | None:
         target = self.workspace.path(f"db-{key}.sqlite")
         name = path.rsplit("/", 1)[-1]
@@ -182,10 +210,7 @@ class Catalog:
             if not target.exists():
                 return None
         elif node.format == "sqlite-logical":
-            with ProcessRestore(target, full_check=False) as child:
-                for plain in Restorer(self.repo, Progress(), strict=True).blobs(node):
-                    child.write(plain)
-                child.finish()
+            self._restore_logical(node, path, target, snap_id)
         else:
             self.write_file(node, target)
         return self._open(target, key)
@@ -208,8 +233,28 @@ class Catalog:
             search = SearchIndex(self.workspace.path(f"fts-{key}.sqlite"), adapter)
         return db, adapter, search
 
+    def _restore_logical(self, node: Node, path: str, target: Path, snap_id: str) -> None:
+        total = sum(loc.raw_length for b in node.content if (loc := self.repo.index.get(b)))
+        done = 0
+        with ProcessRestore(target, full_check=False) as child:
+            self._children.add(child)
+            try:
+                for plain in Restorer(self.repo, Progress(), strict=True).blobs(node):
+                    if self.closed:
+                        raise NotFound("the browser is stopping")
+                    child.write(plain)
+                    done += len(plain)
+                    self.progress[snap_id] = (path, done, total)
+                self.progress[snap_id] = (path, total, total)
+                child.finish()
+            finally:
+                self._children.discard(child)
+
     def close(self) -> None:
-        """Stop background index builds and close the databases (before the workspace goes)."""
+        """Stop rebuilds and index builds, close the databases (before the workspace goes)."""
+        self.closed = True
+        for child in list(self._children):
+            child.close()
         for built in self._built.values():
             if built is not None:
                 db, _adapter, search = built

@@ -8,6 +8,7 @@ included) and query values are urlencoded.
 from __future__ import annotations
 
 import urllib.parse
+from typing import Any
 
 from coffer.browse.model import Cursor
 
@@ -35,6 +36,11 @@ class Urls:
 
     def static(self, name: str) -> str:
         return f"{self.root}/static/{name}"
+
+    def here(self, request: Any) -> str:
+        """The URL of the request being answered (its path is below the token)."""
+        query = request.url.query
+        return f"{self.root}{request.url.path}" + (f"?{query}" if query else "")
 
     def home(self) -> str:
         return f"{self.root}/"

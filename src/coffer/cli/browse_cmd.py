@@ -8,10 +8,8 @@ the private temporary folder.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import threading
 import webbrowser
 
 import click
@@ -57,8 +55,7 @@ def command(opts: Options, snapshot: str | None, port: int, no_open: bool) -> No
             start = f"s/{snap_id}/"
         else:
             snap_id = catalog.infos[0].id
-        # rebuild the snapshot's databases while the browser starts
-        threading.Thread(target=_prepare, args=(catalog, snap_id), daemon=True).start()
+        catalog.ready(snap_id)  # rebuild the snapshot's databases while the browser starts
         session = bind(catalog, port)
         url = session.url(start)
 
@@ -73,8 +70,3 @@ def command(opts: Options, snapshot: str | None, port: int, no_open: bool) -> No
             serve(session, ready)
         finally:
             catalog.close()
-
-
-def _prepare(catalog: Catalog, snap_id: str) -> None:
-    with contextlib.suppress(Exception):  # the page that needs it reports the error
-        catalog.view(snap_id)
