@@ -32,7 +32,7 @@ def test_password_change_rewrites_no_object(
     old, new = _pw(tmp_path, PASSWORD, "old.txt"), _pw(tmp_path, NEW_PASSWORD, "new.txt")
     r = run_cli(
         capsys, "init", "--repo", repo, "--vault", vault.url, "--account", "gina",
-        "--password", "--password-file", old,
+        "--password", "--no-recovery-key", "--password-file", old,
     )  # fmt: skip
     assert r.code == 0, r.err
     assert run_cli(capsys, "backup", "--repo", repo, "--password-file", old, str(source)).code == 0
@@ -88,7 +88,7 @@ def test_set_and_remove_password_and_recovery_slots(
     other = tmp_path / "other"
     r = run_cli(
         capsys, "init", "--repo", str(other), "--vault", vault.url, "--account", "hana",
-        "--password", "--password-file", pw,
+        "--password", "--no-recovery-key", "--password-file", pw,
     )  # fmt: skip
     assert r.code == 15 and "already has an account 'hana'" in r.err
     assert not (other / "config").exists()
@@ -143,17 +143,27 @@ def test_vault_settings_come_from_flags_then_environment_then_config_file(
         f'[vault]\nurl = "{vault.url}"\naccount = "ivan"\nkey = "{vault.fingerprint}"\n'
     )
     repo = str(tmp_path / "repo")
-    r = run_cli(capsys, "init", "--repo", repo, "--password", "--password-file", pw, "--json")
+    r = run_cli(
+        capsys,
+        "init",
+        "--repo",
+        repo,
+        "--password",
+        "--no-recovery-key",
+        "--password-file",
+        pw,
+        "--json",
+    )
     assert r.code == 0, r.err
     assert json.loads(r.out)["account"] == "ivan"  # from the config file
     monkeypatch.setenv("COFFER_ACCOUNT", "nobody-here")  # environment beats the file
     r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw)
-    assert r.code == 11  # the vault answers for an unknown account like a wrong password
+    assert r.code == 2 and "made for account 'ivan', not 'nobody-here'" in r.err  # no guess
     r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw, "--account", "ivan")
     assert r.code == 0, r.err  # the flag beats the environment
+    monkeypatch.delenv("COFFER_ACCOUNT")
     r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw, "--vault", "file:///x")
     assert r.code == 2 and "http:// or https://" in r.err
-    monkeypatch.delenv("COFFER_ACCOUNT")
     (isolated_user / "config.toml").write_text("[vault\nurl = 1")
     r = run_cli(capsys, "snapshots", "--repo", repo, "--password-file", pw)
     assert r.code == 2 and "not valid TOML" in r.err
@@ -172,7 +182,7 @@ def test_remember_only_when_asked(
     pw = _pw(tmp_path, PASSWORD, "pw.txt")
     r = run_cli(
         capsys, "init", "--repo", repo, "--vault", vault.url, "--account", "jo", "--password",
-        "--password-file", pw,
+        "--no-recovery-key", "--password-file", pw,
     )  # fmt: skip
     assert r.code == 0, r.err
     assert run_cli(capsys, "backup", "--repo", repo, "--password-file", pw, str(source)).code == 0
@@ -219,7 +229,7 @@ def test_remember_uses_the_os_keyring_when_there_is_one(
         pw = _pw(tmp_path, PASSWORD, "pw.txt")
         r = run_cli(
             capsys, "init", "--repo", repo, "--vault", vault.url, "--account", "kai",
-            "--password", "--password-file", pw, "--json",
+            "--password", "--no-recovery-key", "--password-file", pw, "--json",
         )  # fmt: skip
         assert r.code == 0, r.err
         repo_id = json.loads(r.out)["repository_id"]

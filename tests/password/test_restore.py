@@ -33,7 +33,9 @@ def test_password_only_restore_on_a_new_device(
     repo = str(tmp_path / "repo")
     pw = _pw(tmp_path, PASSWORD)
     where = ["--repo", repo, "--vault", vault.url, "--account", "alice@example.net"]
-    r = run_cli(capsys, "init", *where, "--password", "--password-file", pw, "--json")
+    r = run_cli(
+        capsys, "init", *where, "--password", "--no-recovery-key", "--password-file", pw, "--json"
+    )
     assert r.code == 0, r.err
     created = json.loads(r.out)
     assert "recovery_key" not in created and created["vault_fingerprint"] == vault.fingerprint

@@ -23,7 +23,7 @@ def test_password_backup_and_restore_over_a_real_socket(
         assert vault.url.startswith("http://127.0.0.1:")
         r = run_cli(
             capsys, "init", *repo, "--vault", vault.url, "--account", "lee", "--password",
-            "--password-file", str(pw), "--json",
+            "--no-recovery-key", "--password-file", str(pw), "--json",
         )  # fmt: skip
         assert r.code == 0, r.err
         assert json.loads(r.out)["vault_fingerprint"] == vault.fingerprint

@@ -75,3 +75,71 @@ def test_prompts_at_a_terminal(tmp_path: Path) -> None:
             env,
         )
         assert code == 0 and not left, out
+
+
+def _attempts(vault: EmbeddedVault, account: str) -> int:
+    from coffer.vault.client import VaultClient
+
+    with VaultClient(vault.url, pinned_key=vault.public_key) as client:
+        return client.attempts_left(account)
+
+
+def test_after_unattended_failures_an_interactive_run_asks_and_works(tmp_path: Path) -> None:
+    """The stale-password guard at a terminal: the known-bad file is not sent, the person is
+    asked instead; a wrong typed password is followed by the count and a new prompt."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    env["COFFER_CONFIG"] = str(tmp_path / "cfg" / "config.toml")
+    env["COFFER_VAULT_MIN_KSF"] = "8,1"
+    stale = tmp_path / "stale.txt"
+    stale.write_text("amber falcon ripple quarry 83\n")
+    good = tmp_path / "good.txt"
+    good.write_text(PASSWORD + "\n")
+    repo = ["--repo", str(tmp_path / "repo")]
+    with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
+        init = ["init", *repo, "--vault", vault.url, "--account", "pat", "--password",
+                "--no-recovery-key", "--password-file", str(good)]  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "coffer", *init],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        job = [sys.executable, "-m", "coffer", "snapshots", *repo, "--password-file", str(stale)]
+        for expected in (11, 16, 16):  # unattended: one guess, then refused before the vault
+            done = subprocess.run(job, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+            assert done.returncode == expected, done.stderr
+        assert _attempts(vault, "pat") == 9
+
+        code, out, left = _in_terminal(
+            ["snapshots", *repo, "--password-file", str(stale)],
+            [("Password", "typo in the password 1"), ("Password", PASSWORD)],
+            env,
+        )
+        assert code == 0 and not left, out
+        assert "already failed" in out and "not sending it again" in out
+        assert "wrong password — 8 attempts left" in out and "try again" in out
+        assert _attempts(vault, "pat") == 10  # the right password restored the allowance
+        done = subprocess.run(job, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+        assert done.returncode == 11  # the record was cleared: the stale file is tried again
+
+
+def test_init_with_a_password_alone_asks_for_confirmation(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    env["COFFER_CONFIG"] = str(tmp_path / "cfg" / "config.toml")
+    env["COFFER_VAULT_MIN_KSF"] = "8,1"
+    with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
+        args = ["init", "--repo", str(tmp_path / "repo"), "--vault", vault.url, "--account",
+                "ria", "--password"]  # fmt: skip
+        code, out, left = _in_terminal(args, [("only key?", "n")], env)
+        assert code == 2 and not left and "nothing was created" in out, out
+        assert "the password is the only way to open this repository" in out.replace("\r\n", " ")
+        assert not (tmp_path / "repo").exists()
+        code, out, left = _in_terminal(
+            args, [("only key?", "y"), ("New password", PASSWORD), ("Repeat", PASSWORD)], env
+        )
+        assert code == 0 and not left, out
+        assert "password slot" in out and "This is your recovery key" not in out

@@ -186,8 +186,9 @@ def write_recovery_key_file(path: Path, key: RecoveryKey) -> None:
         fh.write(key.display() + "\n")
 
 
-def open_repository(opts: Options) -> Repository:
-    """Open the repository with the key the user supplied (see :mod:`coffer.unlock.flow`).
+def open_repository(opts: Options, vault: VaultTarget | None = None) -> Repository:
+    """Open the repository with the key the user supplied (see :mod:`coffer.unlock.flow`);
+    ``vault`` replaces the vault settings of the flags (``password set`` names a new account).
 
     A key given by file, command or environment is parsed first, so a typo is reported before
     the repository is read; an interactive prompt comes only after the repository was found.
@@ -199,7 +200,11 @@ def open_repository(opts: Options) -> Repository:
         RecoveryKey.parse(given.value.decode("utf-8"))  # a typo is reported before any I/O
     backend = backend_for(opts)
     opened = unlock_repository(
-        backend, opts.secrets, TerminalPrompter(), opts.vault, remember_key=opts.remember
+        backend,
+        opts.secrets,
+        TerminalPrompter(),
+        opts.vault if vault is None else vault,
+        remember_key=opts.remember,
     )
     if opened.remembered_in is not None:
         remembered_notice(opened.repository.repo_id, opened.remembered_in)

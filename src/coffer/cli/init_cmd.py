@@ -1,10 +1,17 @@
 """``coffer init``: create a repository and its first key slot(s).
 
-Default: one recovery-key slot. ``--password``: a vault slot instead — the password (asked
-twice; zxcvbn-checked) protects a fresh V escrowed in the key vault
-(:mod:`coffer.unlock.vault_route`);
-with ``--recovery-key`` as well, both slots, and either opens the repository. The vault is
-reached and V escrowed before the repository is written, so a refusal leaves nothing behind.
+Rules:
+
+- Default: one recovery-key slot. ``--password``: a vault slot — the password (asked twice;
+  zxcvbn-checked) protects a fresh V escrowed in the key vault
+  (:mod:`coffer.unlock.vault_route`); with ``--recovery-key`` as well, both slots, and either
+  opens the repository.
+- ``--password`` alone says what it means (the password becomes the only key) and asks for
+  confirmation at a terminal; without one it is refused unless ``--no-recovery-key`` (or
+  ``--recovery-key``) says which was meant.
+- Before the password is asked for, the vault is reached, its key checked and the account name
+  checked free; V is escrowed before the repository is written, so a refusal leaves nothing
+  behind.
 """
 
 from __future__ import annotations
@@ -16,13 +23,13 @@ import click
 from coffer.backends.base import ObjectType
 from coffer.cli.context import Options, backend_for, common_options, write_recovery_key_file
 from coffer.cli.output import emit_json
-from coffer.cli.password_input import read_new_password
+from coffer.cli.password_input import can_prompt, read_new_password
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
 from coffer.engine.errors import RepositoryExists
 from coffer.engine.repository import Repository
 from coffer.errors import UsageError
-from coffer.unlock import vault_route
+from coffer.unlock import VaultTarget, vault_route
 from coffer.unlock.strength import account_hints
 
 _PASSWORD_FLAGS = "--password-file, --password-command, COFFER_PASSWORD"  # noqa: S105
@@ -41,22 +48,33 @@ INSTRUCTION = (
 )
 @click.option("--password", "use_password", is_flag=True, help="protect it with a password")
 @click.option(
-    "--recovery-key", "use_recovery", is_flag=True, help="with --password: also a recovery key"
+    "--recovery-key/--no-recovery-key",
+    "use_recovery",
+    default=None,
+    help="with --password: also a recovery key (recommended), or confirm there is none",
 )
 def command(
-    opts: Options, save_recovery_key: Path | None, use_password: bool, use_recovery: bool
+    opts: Options, save_recovery_key: Path | None, use_password: bool, use_recovery: bool | None
 ) -> None:
     """Create a new encrypted repository; print its recovery key once (unless --password)."""
     backend = backend_for(opts)
     if save_recovery_key is not None and save_recovery_key.exists():
         raise UsageError(f"{save_recovery_key} already exists; the recovery key goes to a new file")
-    use_recovery = use_recovery or not use_password or save_recovery_key is not None
+    if use_recovery is False and (save_recovery_key is not None or not use_password):
+        raise UsageError(
+            "--no-recovery-key goes with --password (and without --save-recovery-key): "
+            "a repository needs at least one key"
+        )
+    if save_recovery_key is not None or not use_password:
+        use_recovery = True
     vault_slot: tuple[bytes, dict[str, str]] | None = None
     if use_password:
         if backend.exists(ObjectType.CONFIG, "config"):
             raise RepositoryExists(f"a repository already exists at {backend.location}")
         target = opts.vault
-        vault_route.check_vault(target)
+        vault = vault_route.check_vault(target, account_free=True)  # before any prompt
+        if use_recovery is None:
+            use_recovery = not _confirm_password_only(target, vault.max_attempts)
         password = read_new_password(
             opts.secrets.password(), _PASSWORD_FLAGS, account_hints(target.account)
         )
@@ -79,6 +97,27 @@ def command(
         click.echo("    " + key.display() + "\n")
     if save_recovery_key is not None:  # after showing the key: a failed write never loses it
         write_recovery_key_file(save_recovery_key, key)
+
+
+def _confirm_password_only(target: VaultTarget, max_attempts: int) -> bool:
+    """``init --password`` alone: say what it means and ask (a refusal without a terminal)."""
+    meaning = (
+        "without a recovery key the password is the only way to open this repository: if it "
+        f"is forgotten, or {max_attempts} wrong passwords make the key vault destroy its key, or "
+        f"the vault "
+        f"at {target.url} is lost, nobody can open these backups again"
+    )
+    if not can_prompt():
+        raise UsageError(
+            f"{meaning}. Add --recovery-key (recommended) or --no-recovery-key to confirm; "
+            "nothing was created"
+        )
+    click.echo(meaning[0].upper() + meaning[1:] + ".", err=True)
+    if click.confirm("Create it with the password as its only key?", default=False, err=True):
+        return True
+    raise UsageError(
+        "nothing was created: add --recovery-key to have a recovery key as well (recommended)"
+    )
 
 
 def _report(opts: Options, info: dict[str, str]) -> None:

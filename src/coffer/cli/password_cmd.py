@@ -10,6 +10,9 @@ Rules:
 - ``remove`` refuses when no other slot would remain (the data would be lost for good); else it
   opens the repository with the password (proving it is this repository's key), deletes the
   vault record, then removes the vault slot(s) of that account.
+- The vault is reached before any password is asked for, and the current password goes through
+  the stale-password guard (:mod:`coffer.unlock.password_route`): a given one that already
+  failed here is not sent again.
 - The new password comes from ``--new-password-file``, ``COFFER_NEW_PASSWORD`` or a prompt
   asked twice, and must pass the strength check; the current one from ``--password-file``,
   ``COFFER_PASSWORD`` or a prompt.
@@ -24,12 +27,14 @@ import click
 from coffer.backends.base import Backend, ObjectType
 from coffer.cli.context import Options, backend_for, common_options, open_repository
 from coffer.cli.output import emit_json
-from coffer.cli.password_input import read_current_password, read_new_password
+from coffer.cli.password_input import read_new_password
+from coffer.cli.unlock import TerminalPrompter
 from coffer.crypto.slots import SlotInfo, SlotKind
 from coffer.engine.repository import list_slots, read_config_header
 from coffer.errors import UsageError
-from coffer.unlock import VaultTarget, open_with_password
+from coffer.unlock import Given, VaultTarget, open_with_password
 from coffer.unlock import vault_route as unlock
+from coffer.unlock.password_route import PasswordRoute
 from coffer.unlock.strength import account_hints
 
 _new_password_option = click.option(
@@ -47,10 +52,22 @@ def password() -> None:
     """Set, change or remove the password that opens a repository through the key vault."""
 
 
-def _slots(opts: Options) -> tuple[Backend, list[SlotInfo]]:
+def _route(opts: Options) -> tuple[Backend, list[SlotInfo], PasswordRoute]:
+    """The repository's slots and its password route, the vault reached before any prompt."""
     backend = backend_for(opts)
-    read_config_header(backend)
-    return backend, list_slots(backend)
+    header, _sealed = read_config_header(backend)
+    slots = list_slots(backend)
+    route = PasswordRoute(header[5:], slots, opts.vault)
+    route.check_reachable()
+    return backend, slots, route
+
+
+def _current_password(opts: Options, route: PasswordRoute) -> tuple[bytes, Given | None]:
+    """The current password: given (unless it already failed here) or typed."""
+    first = route.first_password(opts.secrets, TerminalPrompter(), recovery_fallback=False)
+    if first is None:  # not offered without recovery_fallback; kept for the type
+        raise UsageError("a password is needed")
+    return first
 
 
 def _done(opts: Options, text: str, **data: str) -> None:
@@ -73,13 +90,13 @@ def set_password(opts: Options, new_password_file: Path | None) -> None:
     """Add a password slot (the repository is opened with an existing key first)."""
     target = opts.vault
     url, account = unlock.require_target(target)
-    repo = open_repository(opts)
-    if any((r.url, r.account) == (url, account) for r in unlock.routes_for(repo.slots(), target)):
+    repo = open_repository(opts, VaultTarget())  # the existing slots' own vault notes
+    if unlock.has_slot_for(repo.slots(), url, account):
         raise UsageError(
             f"this repository already has a password slot for account {account!r} at {url}; "
             "use `coffer password change`"
         )
-    unlock.check_vault(target)
+    unlock.check_vault(target, account_free=True)  # before the new password is asked
     new = _new_password(opts, new_password_file, account)
     secret, meta = unlock.escrow_new_secret(target, new)
     slot_id = repo.add_slot(SlotKind.VAULT, secret, meta)
@@ -97,18 +114,21 @@ def set_password(opts: Options, new_password_file: Path | None) -> None:
 @_new_password_option
 def change_password(opts: Options, new_password_file: Path | None) -> None:
     """Replace the password at the vault; the repository is not touched."""
-    _backend, slots = _slots(opts)
-    route = unlock.choose_route(slots, opts.vault)
-    has_recovery = any(s.kind == SlotKind.RECOVERY for s in slots)
-    old = read_current_password(opts.secrets.password(), "Current password")
+    _backend, _slots, guarded = _route(opts)
+    route = guarded.route
+    old, given = _current_password(opts, guarded)
     new = _new_password(opts, new_password_file, route.account)
     if new == old:
         raise UsageError("the new password is the same as the current one")
-    with (
-        unlock.vault_errors(route.describe(), has_recovery),
-        unlock.vault_client(route.url, route.key) as client,
-    ):
-        client.change_password(route.account, old, new)
+
+    def change() -> None:
+        with (
+            unlock.vault_errors(route.describe(), guarded.has_recovery),
+            unlock.vault_client(route.url, route.key) as client,
+        ):
+            client.change_password(route.account, old, new)
+
+    guarded.spend(old, given, change)
     _done(
         opts,
         f"password changed for {route.describe()}; the repository was not modified "
@@ -122,8 +142,8 @@ def change_password(opts: Options, new_password_file: Path | None) -> None:
 @common_options
 def remove_password(opts: Options) -> None:
     """Delete the vault record and the password slot (another slot must remain)."""
-    backend, slots = _slots(opts)
-    route = unlock.choose_route(slots, opts.vault)
+    backend, slots, guarded = _route(opts)
+    route = guarded.route
     remaining = [s for s in slots if s.slot_id not in route.slot_ids]
     if not remaining:
         raise UsageError(
@@ -132,8 +152,8 @@ def remove_password(opts: Options) -> None:
             "(`coffer key add-recovery`)"
         )
     target = VaultTarget(route.url, route.account, route.key)
-    pw = read_current_password(opts.secrets.password())
-    open_with_password(backend, slots, target, pw)
+    pw, given = _current_password(opts, guarded)
+    guarded.spend(pw, given, lambda: open_with_password(backend, slots, target, pw))
     has_recovery = any(s.kind == SlotKind.RECOVERY for s in remaining)
     with (
         unlock.vault_errors(route.describe(), has_recovery),

@@ -13,7 +13,7 @@ from coffer.errors import StalePassword, UsageError, VaultError, WrongKey
 class PasswordRejected(WrongKey):
     """The vault did not accept the password; ``attempts_left`` guesses remain."""
 
-    def __init__(self, attempts_left: int, has_recovery: bool) -> None:
+    def __init__(self, attempts_left: int, has_recovery: bool, note: str = "") -> None:
         self.attempts_left = attempts_left
         if attempts_left > 0:
             plural = "s" if attempts_left != 1 else ""
@@ -27,7 +27,7 @@ class PasswordRejected(WrongKey):
                 "escrowed key, so the password can no longer open this backup"
                 + recovery_hint(has_recovery)
             )
-        super().__init__(text)
+        super().__init__(text + (note if attempts_left > 0 else ""))
 
 
 class NoSecret(WrongKey):

@@ -8,7 +8,9 @@ Rules (the order is the contract; the CLI and the Python API both come through h
 2. Otherwise a password from the source goes to the vault route; without one, a key kept by
    ``--remember`` is tried; without that, the prompter is asked for the password (an empty
    answer means "the recovery key instead" when the repository has that slot), and last for
-   the recovery key. Nobody to ask is :class:`NoSecret`.
+   the recovery key. Nobody to ask is :class:`NoSecret`. The password route's guesses — what
+   is refused before one is spent, when to ask again, the stale-password guard — are
+   :class:`~coffer.unlock.password_route.PasswordRoute`'s.
 3. With ``remember=True`` the secret that opened the repository (R or V, never M) is kept by
    :mod:`coffer.unlock.remember`; :attr:`Unlocked.remembered_in` says where, for a notice.
 """
@@ -84,39 +86,40 @@ def _other_routes(
     found: _Slots, secrets: SecretSource, prompter: Prompter, target: VaultTarget
 ) -> tuple[Repository, SlotKind, bytes | None] | None:
     """Open without a recovery key if possible; None means "use the recovery-key route"."""
-    given = secrets.password()
-    if given is not None:
-        return _by_password(found, target, given.value)
-    if (kept := _try_remembered(found)) is not None:
-        return kept[0], kept[1], None
-    if not found.has_vault:
+    if not secrets.offers_password():
+        if (kept := _try_remembered(found)) is not None:
+            return kept[0], kept[1], None
+        if not found.has_vault:
+            return None
+        if not prompter.can_ask():
+            raise NoSecret(_no_secret_message(found.has_recovery))
+    from coffer.unlock.password_route import PasswordRoute  # the vault client only when needed
+
+    route = PasswordRoute(found.repo_id, found.slots, target)
+    secret = route.recover(secrets, prompter, recovery_fallback=True)
+    if secret is None:
         return None
-    if not prompter.can_ask():
-        if found.has_recovery:
-            raise NoSecret(
-                "no key given: use --password-file, --password-command or COFFER_PASSWORD for "
-                "the password, or --recovery-key-file, --recovery-key-command or "
-                "COFFER_RECOVERY_KEY for the recovery key"
-            )
-        raise NoSecret(
-            "no password given: use --password-file, --password-command, COFFER_PASSWORD or "
-            "run in a terminal"
+    return Repository.open(found.backend, SlotKind.VAULT, secret), SlotKind.VAULT, secret
+
+
+def _no_secret_message(has_recovery: bool) -> str:
+    if has_recovery:
+        return (
+            "no key given: use --password-file, --password-command or COFFER_PASSWORD for "
+            "the password, or --recovery-key-file, --recovery-key-command or "
+            "COFFER_RECOVERY_KEY for the recovery key"
         )
-    typed = prompter.ask_password(found.has_recovery)
-    return None if typed is None else _by_password(found, target, typed)
-
-
-def _by_password(
-    found: _Slots, target: VaultTarget, password: bytes
-) -> tuple[Repository, SlotKind, bytes]:
-    repo, secret = open_with_password(found.backend, found.slots, target, password)
-    return repo, SlotKind.VAULT, secret
+    return (
+        "no password given: use --password-file, --password-command, COFFER_PASSWORD or "
+        "run in a terminal"
+    )
 
 
 def open_with_password(
     backend: Backend, slots: list[SlotInfo], target: VaultTarget, password: bytes
 ) -> tuple[Repository, bytes]:
-    """Open the repository through the vault (one guess); return it and V (for ``remember``)."""
+    """Open the repository through the vault with one guess (no prompt, no failure record);
+    return it and V."""
     from coffer.unlock import vault_route  # the vault client (httpx) only when it is needed
 
     route = vault_route.choose_route(slots, target)

@@ -54,6 +54,10 @@ class Given:
 class SecretSource(Protocol):
     """Secrets available without asking anyone (each call may read a file or run a command)."""
 
+    def offers_password(self) -> bool:
+        """True when :meth:`password` would give one (without reading a file or running a
+        command: the vault is checked first)."""
+
     def password(self) -> Given | None:
         """The current password (NFC, UTF-8), or None when no source gives one."""
 
@@ -147,6 +151,9 @@ class StaticSecrets:
     password_text: str | None = field(default=None, repr=False)
     recovery_key_text: str | None = field(default=None, repr=False)
 
+    def offers_password(self) -> bool:
+        return self.password_text is not None
+
     def password(self) -> Given | None:
         if self.password_text is None:
             return None
@@ -193,7 +200,7 @@ class OutsideSecrets:
         """A new password (``password set``/``change``): its file, then COFFER_NEW_PASSWORD."""
         return self._once("new", self._read_new_password)
 
-    def gives_password(self) -> bool:
+    def offers_password(self) -> bool:
         """True when a password source is configured (without reading it)."""
         return bool(
             self.password_file is not None

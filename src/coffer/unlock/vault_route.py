@@ -10,6 +10,11 @@ Rules:
   against the trust-on-first-use file ``known-vaults.json`` — before any password is used.
 - One password is tried at one vault account only: if the slots point at several accounts the
   caller picks one (``--account``); each try costs a guess at each vault.
+- What is certainly wrong is refused before a guess is spent (:func:`choose_route`): an account
+  other than the one(s) the slots record (V is escrowed under its account name, so no other
+  account can release it), and a vault key other than the recorded fingerprint. A different
+  vault *address* is allowed (a vault may move) — the slot's fingerprint is then the pin, so a
+  different vault there is refused by its key, also before a guess.
 - :func:`vault_errors` is the one place where the vault client's errors become the messages
   users see (:mod:`coffer.unlock.errors`).
 - In-process vaults (tests) are reached through :func:`register_transport`; nothing else here
@@ -40,13 +45,14 @@ from coffer.unlock.errors import (
     AccountTaken,
     PasswordLocked,
     PasswordRejected,
+    RouteMismatch,
     VaultNotConfigured,
     VaultUnreachable,
     recovery_hint,
 )
 from coffer.unlock.settings import VaultTarget
 from coffer.vault._crypto import fingerprint
-from coffer.vault.client import VaultClient
+from coffer.vault.client import VaultClient, VaultInfo
 from coffer.vault.errors import (
     AccountExists,
     VaultKeyMismatch,
@@ -144,19 +150,71 @@ def slot_target(slot: SlotInfo) -> VaultTarget:
     return VaultTarget(meta.get(META_URL), meta.get(META_ACCOUNT), meta.get(META_FINGERPRINT))
 
 
+def has_slot_for(slots: list[SlotInfo], url: str, account: str) -> bool:
+    """True when a vault slot records exactly this vault address and account."""
+    return any(
+        s.kind == SlotKind.VAULT
+        and (s.meta.get(META_URL, "").rstrip("/"), s.meta.get(META_ACCOUNT)) == (url, account)
+        for s in slots
+    )
+
+
 def choose_route(slots: list[SlotInfo], target: VaultTarget) -> VaultRoute:
-    """The one vault account to ask; a usage error if there is none or several."""
-    routes = routes_for(slots, target)
+    """The one vault account to ask. Refused before any guess: no password slot, no vault
+    named, several accounts to choose from, or an account or vault key that differs from the
+    one the slot was made with (a password sent there could not open it)."""
+    vault_slots = [s for s in slots if s.kind == SlotKind.VAULT]
+    if not vault_slots:
+        raise WrongKey("this repository has no password slot; use the recovery key")
+    chosen = _select_account(vault_slots, target.account)
+    routes = routes_for(chosen, target)
     if not routes:
-        if not any(s.kind == SlotKind.VAULT for s in slots):
-            raise WrongKey("this repository has no password slot; use the recovery key")
         raise VaultNotConfigured(
             "the password slot does not name its vault: give --vault and --account"
         )
     if len(routes) > 1:
         names = ", ".join(r.describe() for r in routes)
         raise VaultNotConfigured(f"several password slots ({names}): choose one with --account")
+    _check_pin(routes[0], chosen, target.key)
     return routes[0]
+
+
+def _select_account(vault_slots: list[SlotInfo], account: str | None) -> list[SlotInfo]:
+    """The slots made for ``account`` (all when none is given); a mismatch is refused."""
+    if not account:
+        return vault_slots
+    named = [s for s in vault_slots if s.meta.get(META_ACCOUNT) == account]
+    unnamed = [s for s in vault_slots if not s.meta.get(META_ACCOUNT)]
+    if named or unnamed:
+        return named or unnamed
+    recorded = sorted({repr(s.meta.get(META_ACCOUNT)) for s in vault_slots})
+    raise RouteMismatch(
+        f"this repository's password slot was made for account {' or '.join(recorded)}, not "
+        f"{account!r} (from --account, COFFER_ACCOUNT or the config file): a password sent "
+        "there could not open it, so none was sent; drop or correct that setting"
+    )
+
+
+def _check_pin(route: VaultRoute, chosen: list[SlotInfo], given_key: str | None) -> None:
+    """Refuse a given vault key that differs from the fingerprint the slot recorded."""
+    if not given_key:
+        return
+    public, given = _parse_key(given_key)
+    given = given or fingerprint(public or b"")
+    recorded = {s.meta.get(META_FINGERPRINT) for s in chosen} - {None, ""}
+    if recorded and given not in recorded:
+        raise RouteMismatch(
+            f"the vault key given ({given}, from --vault-key, COFFER_VAULT_KEY or the config "
+            f"file) is not the one this repository's password slot was made with "
+            f"({', '.join(sorted(str(r) for r in recorded))}): that vault could not open it, "
+            "so no password was sent"
+        )
+
+
+def check_reachable(route: VaultRoute, has_recovery: bool) -> None:
+    """Reach the route's vault and check its key — before anyone is asked for a password."""
+    with vault_errors(route.describe(), has_recovery), vault_client(route.url, route.key) as c:
+        c.info()
 
 
 @contextlib.contextmanager
@@ -208,17 +266,26 @@ def escrow_new_secret(target: VaultTarget, password: bytes) -> tuple[bytes, dict
         try:
             c.register(account, password, secret)
         except (AccountExists, VaultLocked):
-            raise AccountTaken(
-                f"the key vault at {url} already has an account {account!r} (in use by another "
-                "repository, or locked): choose another --account; to change the password of "
-                "the repository that uses it, run `coffer password change` there"
-            ) from None
+            raise _taken(url, account) from None
     meta = {META_URL: url, META_ACCOUNT: account, META_FINGERPRINT: info.fingerprint}
     return secret, meta
 
 
-def check_vault(target: VaultTarget) -> str:
-    """Reach the vault and check its key; return its fingerprint (before any repository write)."""
+def _taken(url: str, account: str) -> AccountTaken:
+    return AccountTaken(
+        f"the key vault at {url} already has an account {account!r} (in use by another "
+        "repository, or locked): choose another --account; to change the password of "
+        "the repository that uses it, run `coffer password change` there"
+    )
+
+
+def check_vault(target: VaultTarget, account_free: bool = False) -> VaultInfo:
+    """Reach the vault and check its key (and, with ``account_free``, that the account can be
+    registered); return what the vault says about itself. Run before a password is asked for
+    and before any repository write."""
     url, account = require_target(target)
     with vault_errors(f"account {account!r} at {url}", False), vault_client(url, target.key) as c:
-        return fingerprint(c.info().public_key)
+        info = c.info()
+        if account_free and not c.account_available(account):
+            raise _taken(url, account)
+        return info

@@ -228,6 +228,19 @@ class VaultClient:
         body = self._call("GET", "/v1/attempts", params={"account": account})
         return self._int(body, "attempts_left")
 
+    def account_available(self, account: str) -> bool:
+        """True when ``account`` could be registered now; False when the vault refuses the name
+        (in use or locked). Asks ``register/start`` with a throwaway request: the vault stores
+        nothing for it, and registration reveals whether a name is taken anyway."""
+        wire.check_account(account)
+        self.info()
+        _state, request = client_registration_start(os.urandom(32))
+        try:
+            self._post("/v1/register/start", account=account, registration_request=request)
+        except (AccountExists, VaultLocked):
+            return False
+        return True
+
     # -- flows -----------------------------------------------------------------------------
     def _config(self, ksf: KSF) -> Config:
         info = self.info()
