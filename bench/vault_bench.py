@@ -122,6 +122,44 @@ def store_cost(store: SqlStore, n: int = 300) -> dict[str, float]:
     return {"store_ms_p50": pct(lat, 0.5) * 1000, "store_ms_p99": pct(lat, 0.99) * 1000}
 
 
+def core_cpu_cost(store: SqlStore, n: int = 200) -> dict[str, float]:
+    """CPU per login of the node's work without HTTP: VaultCore handlers (JSON fields, base64,
+    OPAQUE, sealing, store statements) called in process; the client's work is not counted."""
+    from coffer.opaque import client_registration_finish as reg_finish
+    from coffer.vault.protocol import VaultCore
+
+    tmp_key = Path(tempfile.mkdtemp()) / "k"
+    settings = VaultSettings(default_ksf=wire.ksf_to_json(KSF))
+    setup = init_vault(store, KeyFileSealer.create(tmp_key), settings=settings)
+    core = VaultCore(setup, store, settings, clock=time.time)
+    ctx = AuditContext("bench", "bench")
+    cfg = Config(context=CONTEXT, ksf=KSF)
+    st, req = client_registration_start(PW)
+    start = core.register_start({"account": "core", "registration_request": wire.b64e(req)}, ctx)
+    record, _ = reg_finish(st, wire.b64d(start["registration_response"]), cfg)
+    core.register_finish(
+        {
+            "account": "core",
+            "registration_id": start["registration_id"],
+            "record": wire.b64e(record),
+            "sealed_secret": wire.b64e(os.urandom(72)),
+            "ksf": wire.ksf_to_json(KSF),
+        },
+        ctx,
+    )
+    cpu = 0.0
+    for _ in range(n):
+        cstate, ke1 = client_login_start(PW)
+        t0 = time.thread_time()
+        ans = core.recover_start({"account": "core", "ke1": wire.b64e(ke1)}, ctx)
+        cpu += time.thread_time() - t0
+        ke3, _, _ = client_login_finish(cstate, wire.b64d(ans["ke2"]), cfg)
+        t0 = time.thread_time()
+        core.recover_finish({"attempt_id": ans["attempt_id"], "ke3": wire.b64e(ke3)}, ctx)
+        cpu += time.thread_time() - t0
+    return {"core_cpu_ms_per_login": 1000 * cpu / n}
+
+
 # -- HTTP load ---------------------------------------------------------------------------------
 def _worker(
     urls: list[str], key: bytes, accounts: list[str], threads: int, duration: float, out: Any
@@ -258,6 +296,8 @@ def main() -> None:
         sq = SqliteStore(tmp / "store-only.db")
         sq.create_schema()
         report["store_sqlite"] = store_cost(sq)
+        cq = SqliteStore(tmp / "core-only.db")
+        report["core_sqlite"] = core_cpu_cost(cq)
         db = tmp / "vault.db"
         if not args.skip_sqlite:
             report["http_sqlite_1_node"] = run_nodes(SqliteStore(db), str(db), "x", 1, tmp, args)
@@ -271,6 +311,11 @@ def main() -> None:
             pg.create_schema()
             report["store_postgres"] = store_cost(pg)
             pg.drop_schema()
+            pgc = PostgresStore(args.pg_dsn, schema + "_c")
+            try:
+                report["core_postgres"] = core_cpu_cost(pgc)
+            finally:
+                pgc.drop_schema()
             pg2 = PostgresStore(args.pg_dsn, schema)
             try:
                 report[f"http_postgres_{args.pg_nodes}_nodes"] = run_nodes(

@@ -52,12 +52,19 @@ def has_command(name: str) -> bool:
     return name in vault("--help").stdout
 
 
+NEW = has_command("settings")
+
+
 class Node:
     def __init__(self, db: Path, key: Path, *extra: str, nofile: int | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [PY, "-m", "coffer.cli.vault_cmd", "serve", "--db", str(db), "--key-file", str(key)]
         cmd += ["--port", str(self.port), "--log-level", "error", *extra]
+        ready = "/v1/info"
+        if NEW:  # a node with stored settings: no metrics port clash, readiness without a token
+            cmd += ["--metrics-port", "0"]
+            ready = "/v1/health"
 
         def limit() -> None:  # e.g. systemd's default soft limit of 1024 open files
             if nofile:
@@ -69,7 +76,7 @@ class Node:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/v1/info", timeout=1).status_code == 200:
+                if httpx.get(self.url + ready, timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -408,7 +408,7 @@ class SqlStore(abc.ABC):
             self._run(cur, "DELETE FROM pending WHERE account = %s", pending.account)
             self._audit(cur, now, "delete", pending.account, ctx, None)
             return Finish(Outcome.OK, pending.account)
-        row = sql.restore_allowance(self._run, cur, pending, now)
+        row = self._restore_and_audit(cur, pending, now, ctx)
         if row is None:
             return Finish(Outcome.CONFLICT, pending.account)
         if action is Action.GRANT and grant is not None:
@@ -417,8 +417,17 @@ class SqlStore(abc.ABC):
                 g.id, pending.account, "grant", pending.generation, g.sealed, g.expires_at
             )
             self._insert_pending(cur, spec)
-        self._audit(cur, now, "success", pending.account, ctx, int(row[1]))
         return Finish(Outcome.OK, pending.account, int(row[1]), False, bytes(row[0]))
+
+    def _restore_and_audit(
+        self, cur: Cursor, pending: PendingRow, now: float, ctx: AuditContext
+    ) -> Any:
+        """Full allowance after a verified KE3, and its ``success`` audit row: (secret, left)
+        or None if the account changed (backends may do both in one trip)."""
+        row = sql.restore_allowance(self._run, cur, pending, now)
+        if row is not None:
+            self._audit(cur, now, "success", pending.account, ctx, int(row[1]))
+        return row
 
     def _finalize_lock(self, cur: Cursor, account: str, now: float, ctx: AuditContext) -> int:
         if not sql.lock_if_spent(self._run, cur, account, now):

@@ -188,6 +188,23 @@ class PostgresStore(SqlStore):
         if self.on_event is not None:
             self.on_event("attempt")
 
+    def _restore_and_audit(
+        self, cur: Cursor, pending: PendingRow, now: float, ctx: AuditContext
+    ) -> Any:
+        """Restore the allowance and write the ``success`` row in one statement."""
+        row = cur.execute(
+            "WITH r AS (UPDATE accounts SET attempts_left = max_attempts, updated_at = %s"
+            " WHERE account = %s AND generation = %s AND state = 'active'"
+            " RETURNING secret, attempts_left),"
+            " a AS (INSERT INTO audit (ts, event, account, client, node, attempts_left, detail)"
+            " SELECT %s, 'success', %s, %s, %s, attempts_left, NULL FROM r)"
+            " SELECT secret, attempts_left FROM r",
+            (now, pending.account, pending.generation, now, pending.account, ctx.client, ctx.node),
+        ).fetchone()
+        if row is not None and self.on_event is not None:
+            self.on_event("success")
+        return row
+
     def _lock_account(self, cur: Cursor, account: str) -> None:
         cur.execute("SELECT 1 FROM accounts WHERE account = %s FOR UPDATE", (account,))
 
