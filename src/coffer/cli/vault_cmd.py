@@ -100,8 +100,18 @@ def _refuse_moved(opts: dict[str, Any]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8420, show_default=True)
 @click.option("--node", default="", help="Name of this node in logs and the audit trail.")
-@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate (chain) to serve HTTPS with.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key of --tls-cert.",
+)
 @click.option(
     "--insecure-http",
     is_flag=True,
@@ -114,8 +124,16 @@ def _refuse_moved(opts: dict[str, Any]) -> None:
     metavar="CIDR",
     help="Proxy whose X-Forwarded-For is believed (repeatable; default: none).",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes sharing the port (about one per core).",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address of the metrics port."
+)
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
@@ -123,8 +141,20 @@ def _refuse_moved(opts: dict[str, Any]) -> None:
     show_default=True,
     help="Prometheus metrics port (0: none).",
 )
-@click.option("--max-connections", type=click.IntRange(1), default=2000, show_default=True)
-@click.option("--max-per-address", type=click.IntRange(1), default=64, show_default=True)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Open connections per worker; more get 503.",
+)
+@click.option(
+    "--max-per-address",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Open connections per client address (trusted proxies exempt).",
+)
 @click.option(
     "--read-timeout",
     type=click.FloatRange(0.5, 300),
@@ -132,7 +162,13 @@ def _refuse_moved(opts: dict[str, Any]) -> None:
     show_default=True,
     help="Seconds a client has to send a whole request.",
 )
-@click.option("--keepalive-timeout", type=click.FloatRange(1, 300), default=15.0, show_default=True)
+@click.option(
+    "--keepalive-timeout",
+    type=click.FloatRange(1, 300),
+    default=15.0,
+    show_default=True,
+    help="Seconds an idle keep-alive connection stays open.",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),

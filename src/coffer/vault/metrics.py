@@ -12,7 +12,7 @@ Metrics: ``coffer_vault_requests_total{endpoint,status}``,
 ``coffer_vault_request_seconds{endpoint}`` (histogram), ``coffer_vault_logins_total{outcome}``
 (ok / failed), ``coffer_vault_lockouts_total``, ``coffer_vault_attempts_spent_total``,
 ``coffer_vault_events_total{event}`` (every audit event), ``coffer_vault_connections_refused_total``
-``{reason}`` (connection caps and read timeouts).
+``{reason}`` (connection caps, slow connections evicted for a newcomer, read timeouts).
 """
 
 from __future__ import annotations

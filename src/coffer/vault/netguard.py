@@ -2,10 +2,14 @@
 
 Rules (per worker process; see :class:`GuardLimits` for the defaults):
 
-- At most ``max_connections`` open connections in all, and ``max_per_address`` from one client
-  address (trusted proxies are exempt from the per-address cap, since every client behind them
-  shares their address). A connection over a cap gets ``503`` with ``Connection: close`` at once
-  and costs nothing more.
+- At most ``max_per_address`` open connections from one client address (trusted proxies are
+  exempt, since every client behind them shares their address): one more gets ``503`` with
+  ``Connection: close`` at once and costs nothing more.
+- At most ``max_connections`` open connections in all (never more than the process's open-file
+  limit allows, less a reserve for the database and logs). When that is full, a new connection
+  evicts the oldest connection that is still *sending its request* (a slow client holds a slot
+  only until someone needs it); only if every connection is busy being answered does the new
+  one get the ``503``.
 - A request — request line, headers and body — must arrive completely within ``read_timeout``
   seconds of its first byte (or of the connection's opening); otherwise the connection is
   closed. This is what stops a client that sends one byte a minute: uvicorn's own keep-alive
@@ -23,7 +27,8 @@ threaded, so plain integers suffice).
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+import resource
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,22 +57,30 @@ class GuardLimits:
 class ConnectionGuard:
     """Counts open connections in total and per address (one per process)."""
 
+    FD_RESERVE = 64  # files the process needs besides client sockets (database, logs, …)
+
     def __init__(self, limits: GuardLimits) -> None:
         self.limits = limits
+        self.max_connections = min(limits.max_connections, _fd_budget(self.FD_RESERVE))
         self.total = 0
         self.by_address: Counter[str] = Counter()
+        self.reading: OrderedDict[int, GuardedProtocol] = OrderedDict()  # oldest first
 
     def _exempt(self, host: str) -> bool:
         ip = _ip(host)
         return ip is not None and _trusted(ip, self.limits.trusted_proxies)
 
     def admit(self, host: str) -> bool:
-        if self.total >= self.limits.max_connections:
-            METRICS.refused.labels("total-cap").inc()
-            return False
         if not self._exempt(host) and self.by_address[host] >= self.limits.max_per_address:
             METRICS.refused.labels("address-cap").inc()
             return False
+        if self.total >= self.max_connections:
+            if not self.reading:
+                METRICS.refused.labels("total-cap").inc()
+                return False
+            _, victim = self.reading.popitem(last=False)
+            METRICS.refused.labels("evicted-slow").inc()
+            victim.evict()
         self.total += 1
         self.by_address[host] += 1
         return True
@@ -99,14 +112,26 @@ class GuardedProtocol(HttpToolsProtocol):
     def _arm(self) -> None:
         if self._deadline is None:
             self._deadline = self.loop.call_later(self.guard.limits.read_timeout, self._too_slow)
+            self.guard.reading[id(self)] = self
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        self.guard.reading.pop(id(self), None)
+
+    def evict(self) -> None:
+        """Give this (slow) connection's slot to a newcomer: release it now, close it."""
+        self._disarm()
+        if self._admitted:
+            self._admitted = False
+            self.guard.release(self._host)
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def _too_slow(self) -> None:
         self._deadline = None
+        self.guard.reading.pop(id(self), None)
         METRICS.refused.labels("read-timeout").inc()
         if not self.transport.is_closing():
             self.transport.close()
@@ -131,6 +156,19 @@ class GuardedProtocol(HttpToolsProtocol):
             self._admitted = False
             self.guard.release(self._host)
         super().connection_lost(exc)
+
+
+def _fd_budget(reserve: int) -> int:
+    """Client sockets the open-file limit leaves room for (raising the soft limit if it can)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return max(16, soft - reserve)
 
 
 def protocol_class(limits: GuardLimits) -> type[Any]:
