@@ -24,9 +24,15 @@ from __future__ import annotations
 
 
 class CofferError(Exception):
-    """Base class of every error Coffer raises on purpose."""
+    """Base class of every error Coffer raises on purpose.
+
+    ``result``: when a Python API method finished its work but ends with an error (a backup
+    that skipped files, a restore with entries not written, a check that found problems), what
+    the method would have returned; otherwise None.
+    """
 
     exit_code = 1
+    result: object = None
 
 
 class UsageError(CofferError):
