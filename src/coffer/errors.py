@@ -4,20 +4,24 @@ Every package defines its own subtree under :class:`CofferError`; each class car
 the CLI returns for it, so a user error always ends as one line on stderr plus a documented code::
 
     CofferError (1)
-    ├── UsageError (2)                  bad flags or arguments
+    ├── UsageError (2)                  bad flags or arguments (a missing source, an unknown
+    │   │                               snapshot, ``init`` where a repository exists)
     │   └── MissingExtra (2)            a feature whose install extra is missing
     ├── RepositoryError (10)            no repository here / unsupported format
     │   └── RepositoryLocked (13)
-    ├── WrongKey (11)                   wrong or malformed key, no slot opens
+    ├── WrongKey (11)                   wrong, malformed or missing key, no slot opens
     │   └── StalePassword (16)          a password that already failed was not sent again
     ├── IntegrityError (12)             authentication failed on stored data
     ├── coffer.backends.BackendError (14)   storage failures (see that package)
     ├── VaultError (15)                 key vault unreachable, locked, refused
+    ├── RestoreIncomplete (17)          some entries could not be written into the target
+    ├── MissingSystemLibrary (18)       libsodium cannot be loaded
     └── PartialBackup (3)               backup finished but skipped some files
 
-Exit codes (documented in README.md): 0 ok, 1 unexpected, 2 usage, 3 partial backup,
-10 repository, 11 key, 12 integrity, 13 locked, 14 storage, 15 vault, 16 stale password,
-130 interrupted.
+Exit codes (documented in README.md, whose table a test compares with every class's code):
+0 ok, 1 unexpected, 2 usage, 3 partial backup, 10 repository, 11 key, 12 integrity, 13 locked,
+14 storage (also a full restore target), 15 vault, 16 stale password, 17 restore incomplete,
+18 missing system library, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -86,6 +90,23 @@ class VaultError(CofferError):
     """The key vault could not be reached, refused the request, or has locked the account."""
 
     exit_code = 15
+
+
+class RestoreIncomplete(CofferError):
+    """A restore finished, but some entries could not be written into the target.
+
+    Not damage in the repository (that is :class:`IntegrityError`): the target refused (no
+    permission, a folder in the way) or a file was left alone because another process has it
+    open for writing. Each entry is listed before this error is raised.
+    """
+
+    exit_code = 17
+
+
+class MissingSystemLibrary(CofferError):
+    """A shared library Coffer depends on (libsodium) cannot be loaded."""
+
+    exit_code = 18
 
 
 EXIT_OK = 0

@@ -9,19 +9,15 @@ from __future__ import annotations
 import ctypes.util
 import sys
 
-from coffer.errors import CofferError
+from coffer.errors import MissingSystemLibrary
+
+__all__ = ["INSTALL_HINT", "MissingSystemLibrary", "require_libsodium"]
 
 INSTALL_HINT = (
     "libsodium is not installed: install the system package "
     "'libsodium23' (Debian/Ubuntu: apt-get install libsodium23; Fedora: dnf install libsodium; "
     "macOS: brew install libsodium)"
 )
-
-
-class MissingSystemLibrary(CofferError):
-    """A shared library Coffer depends on cannot be loaded."""
-
-    exit_code = 1
 
 
 def require_libsodium() -> None:
@@ -39,7 +35,7 @@ def main() -> int:
         require_libsodium()
     except MissingSystemLibrary as exc:
         print(f"coffer: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     print("system check: libsodium ok")
     return 0
 

@@ -3,6 +3,9 @@
 Every :class:`~coffer.errors.CofferError` ends as one line on stderr and its ``exit_code``;
 click's usage errors exit 2; Ctrl-C exits 130. Anything else is a bug: one line naming the
 exception type, and the traceback only with ``COFFER_DEBUG=1``.
+
+libsodium is checked when a command is looked up, not at start-up, so ``--version`` and
+``--help`` work on a system without it; a command then exits 18 with the package to install.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import click
 
 from coffer import __version__
 from coffer.errors import EXIT_INTERRUPTED, CofferError
-from coffer.system_check import require_libsodium
+from coffer.system_check import MissingSystemLibrary, require_libsodium
 
 # command name → (module, attribute); a module is imported only when its command runs (or when
 # help lists it), so `coffer backup` does not pay for the vault server's or PostgreSQL's imports.
@@ -53,9 +56,19 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
+        require_libsodium()  # every command module imports the crypto layer (pysodium)
         obj = getattr(importlib.import_module(spec[0]), spec[1])
         candidates = obj if isinstance(obj, list | tuple) else [obj]
         return next((c for c in candidates if c.name == cmd_name), None)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        try:
+            super().format_commands(ctx, formatter)
+        except MissingSystemLibrary as exc:  # names only: the modules cannot be imported
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, "") for name in self.list_commands(ctx)])
+            formatter.write_paragraph()
+            formatter.write_text(str(exc))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,10 +80,11 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     try:
-        require_libsodium()
         cli.main(args=argv, prog_name="coffer", standalone_mode=False)
     except CofferError as exc:
-        click.echo(f"coffer: error: {exc}", err=True)
+        from coffer.cli.output import safe_text  # rich loads only when a message is shown
+
+        click.echo(f"coffer: error: {safe_text(str(exc))}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("coffer: aborted", err=True)

@@ -3,12 +3,13 @@
 Exception tree (all under :class:`coffer.errors.CofferError`)::
 
     RepositoryError (10)            coffer.errors: no repository / unsupported version
-    ├── RepositoryExists            init over an existing repository
     └── RepositoryLocked (13)
     IntegrityError (12)             coffer.errors: failed authentication or structure
     WrongKey (11)                   coffer.errors: no slot opens with the given secret
-    SnapshotNotFound (10)           no snapshot matches the given ID prefix
-    PathNotInSnapshot (2)           ``--path`` names nothing in the snapshot
+    UsageError (2)                  coffer.errors
+    ├── RepositoryExists            init over an existing repository
+    ├── SnapshotNotFound            no snapshot matches the given ID prefix
+    └── PathNotInSnapshot           ``--path`` names nothing in the snapshot
     UnsafePath (12)                 a snapshot entry would escape the restore target
 
 Modules, one job each: ``chunker`` (cut points), ``compress`` (when zstd pays), ``pack``

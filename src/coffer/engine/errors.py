@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from coffer.errors import CofferError, IntegrityError, RepositoryError, UsageError
+from coffer.errors import CofferError, IntegrityError, UsageError
 
 
-class RepositoryExists(RepositoryError):
-    """``init`` found a repository already at that address."""
+class RepositoryExists(UsageError):
+    """``init`` found a repository already at that address (the address is the wrong argument)."""
 
 
-class SnapshotNotFound(RepositoryError):
+class SnapshotNotFound(UsageError):
     """No snapshot matches the given ID (or prefix), or the prefix is ambiguous."""
 
 
