@@ -18,7 +18,8 @@ Rules (the conformance suite in ``tests/backends/test_conformance.py`` checks ea
   short buffer. A missing object raises :class:`ObjectNotFound`. ``length=None`` reads to the
   end; ``offset`` equal to the size gives ``b""``; ``offset`` beyond the size is a
   :class:`ShortRead`; negative ``offset`` or ``length`` is a ``ValueError`` (caller bug).
-- ``stat`` returns the size; ``list`` yields ``(name, size)`` for one type, in no given order.
+- ``stat`` returns the size; ``list`` yields ``(name, size)`` for one type, in no given order;
+  ``modified`` returns when the object was written, or ``None`` if the store does not say.
 - ``remove`` of a missing object raises :class:`ObjectNotFound`; on an append-only backend every
   ``remove`` (except of ``locks``, which clients must be able to release — restic's rule) and
   every replacing ``save(..., overwrite=True)`` raises :class:`AppendOnlyError`.
@@ -207,6 +208,16 @@ class Backend(abc.ABC):
         except ObjectNotFound:
             return
         yield "config", size
+
+    def modified(self, kind: ObjectType, name: str) -> float | None:
+        """When the object was written (seconds since the epoch), if this store records it.
+
+        ``None`` where the protocol has no such field. The time comes from the untrusted
+        provider: callers use it only to choose between refusing and going on (see
+        :mod:`coffer.ops.listing`), never to decide which bytes to trust.
+        """
+        self.stat(kind, name)  # ObjectNotFound for a missing object, like every other call
+        return None
 
     def exists(self, kind: ObjectType, name: str) -> bool:
         """True when the object exists."""

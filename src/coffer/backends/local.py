@@ -14,6 +14,13 @@ Rules:
   number, sizes and times are still nobody else's business.
 - Other ``OSError`` become :class:`BackendError` with the OS message (permanent: a local
   disk does not get better by retrying).
+- Only regular files are objects. Reads open with ``O_NONBLOCK`` (so a FIFO planted under an
+  object's name cannot block the open until a writer appears) and then check ``fstat``: a FIFO,
+  device, socket or folder is a :class:`BackendError` ("not a regular file"), never a hang and
+  never endless bytes. A symlink to a regular file is followed (the repository's owner may
+  have put it there). There is no timeout on reads of a regular file: a hung network file
+  system blocks in the kernel, where Python cannot interrupt it; remote stores (S3, REST,
+  rclone) have their own timeouts.
 
 Theory of operation: object names are validated by :func:`check_name` before any path is
 built, so no name can escape the root. Filesystems without hard links (some FUSE mounts) fall
@@ -27,6 +34,7 @@ import builtins
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +55,33 @@ from coffer.backends.base import (
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _NO_LINK_ERRNOS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
 _TMP_PREFIX = ".tmp-"
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_regular(path: Path, what: str) -> int:
+    """Open ``path`` for reading without blocking; refuse anything but a regular file."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise BackendError(f"{what}: not a regular file ({_kind(mode)}); refusing to read it")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -152,7 +187,8 @@ class LocalBackend(Backend):
         path = self._path(kind, name)
         what = f"{kind.value}/{name}"
         try:
-            with open(path, "rb") as f:
+            fd = _open_regular(path, what)
+            with os.fdopen(fd, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 end = size if length is None else offset + length
                 if offset > size or end > size:
@@ -170,9 +206,15 @@ class LocalBackend(Backend):
         return data
 
     def stat(self, kind: ObjectType, name: str) -> int:
+        return self._stat(kind, name).st_size
+
+    def modified(self, kind: ObjectType, name: str) -> float | None:
+        return self._stat(kind, name).st_mtime
+
+    def _stat(self, kind: ObjectType, name: str) -> os.stat_result:
         path = self._path(kind, name)
         try:
-            return path.stat().st_size
+            return path.stat()
         except FileNotFoundError:
             raise ObjectNotFound(f"{kind.value}/{name} not found") from None
         except OSError as exc:

@@ -62,6 +62,9 @@ class Wrapper(Backend):
     def stat(self, kind: ObjectType, name: str) -> int:
         return self._call("stat", f"{kind.value}/{name}", lambda: self.inner.stat(kind, name))
 
+    def modified(self, kind: ObjectType, name: str) -> float | None:
+        return self._call("stat", f"{kind.value}/{name}", lambda: self.inner.modified(kind, name))
+
     def exists(self, kind: ObjectType, name: str) -> bool:
         # The inner backend's own ``exists`` (REST checks with a GET, not a cached HEAD).
         return self._call("stat", f"{kind.value}/{name}", lambda: self.inner.exists(kind, name))
