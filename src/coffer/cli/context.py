@@ -27,7 +27,6 @@ import click
 from coffer.backends.base import Backend
 from coffer.backends.registry import BackendOptions, open_backend
 from coffer.crypto.recovery import RecoveryKey
-from coffer.engine.errors import SnapshotNotFound
 from coffer.engine.repository import Repository
 from coffer.errors import UsageError
 from coffer.unlock.secrets import OutsideSecrets, read_text_file
@@ -212,14 +211,7 @@ def open_repository(opts: Options, vault: VaultTarget | None = None) -> Reposito
 
 
 def resolve_snapshot(repo: Repository, ref: str) -> str:
-    """Turn ``latest`` or an ID prefix into a full snapshot ID."""
-    ids = repo.snapshot_ids()
-    if ref == "latest":
-        if not ids:
-            raise SnapshotNotFound("the repository has no snapshots")
-        return max(ids, key=lambda i: repo.load_snapshot(i).time)
-    matches = [i for i in ids if i.startswith(ref.lower())]
-    if len(matches) != 1:
-        what = "no snapshot" if not matches else f"{len(matches)} snapshots"
-        raise SnapshotNotFound(f"{what} match {ref!r}")
-    return matches[0]
+    """Turn ``latest`` or an ID prefix into a snapshot ID (the rules: :mod:`coffer.ops.listing`)."""
+    from coffer.ops.listing import resolve_snapshot as resolve
+
+    return resolve(repo, ref)[0].id

@@ -1,4 +1,9 @@
-"""``coffer ls SNAPSHOT [PATH]``: list the files of a snapshot."""
+"""``coffer ls SNAPSHOT [PATH]``: list the files of a snapshot.
+
+Paths are printed through :func:`~coffer.cli.output.safe_text` (undecodable bytes and control
+characters escaped, reversibly); ``PATH`` and ``restore --path`` accept them as printed, and
+also the absolute source paths ``snapshots`` prints (:mod:`coffer.ops.select`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,25 @@ import stat
 
 import click
 
-from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
-from coffer.cli.output import emit_json
+from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.output import emit_json, safe_text, unescape, warn
 from coffer.engine.errors import PathNotInSnapshot
-from coffer.engine.snapshot import find, walk
+from coffer.engine.snapshot import Snapshot, walk
+from coffer.ops import select
+from coffer.ops.listing import resolve_snapshot
+
+
+def user_paths(snap: Snapshot, texts: list[str]) -> list[str]:
+    """In-snapshot paths for what the user typed: as given, else with ``ls``'s escapes undone."""
+    out = []
+    for text in texts:
+        try:
+            out += select.resolve(snap, [text])
+        except PathNotInSnapshot:
+            if unescape(text) == text:
+                raise
+            out += select.resolve(snap, [unescape(text)])
+    return out
 
 
 @click.command("ls")
@@ -19,16 +39,15 @@ from coffer.engine.snapshot import find, walk
 def command(opts: Options, snapshot: str, path: str | None) -> None:
     """List the files in SNAPSHOT (an ID prefix or 'latest'), below PATH if given."""
     repo = open_repository(opts)
-    snap = repo.load_snapshot(resolve_snapshot(repo, snapshot))
+    snap, warnings = resolve_snapshot(repo, snapshot)
+    for line in warnings:
+        warn(line)
     nodes = snap.tree
     prefix = ""
     if path:
-        node = find(snap.tree, path)
-        if node is None:
-            raise PathNotInSnapshot(f"{path!r} is not in snapshot {snap.id[:8]}")
-        nodes = [node]
-        prefix = "/".join(path.strip("/").split("/")[:-1])
-        prefix = prefix + "/" if prefix else ""
+        rel = user_paths(snap, [path])[0]
+        nodes = [select.find_node(snap, rel)]
+        prefix = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
     entries = [
         {
             "path": prefix + p,
@@ -47,5 +66,5 @@ def command(opts: Options, snapshot: str, path: str | None) -> None:
         emit_json(entries)
         return
     for e in entries:
-        extra = f" -> {e['target']}" if "target" in e else ""
-        click.echo(f"{e['mode']} {e['size']:>12} {e['path']}{extra}")
+        extra = f" -> {safe_text(str(e['target']))}" if "target" in e else ""
+        click.echo(f"{e['mode']} {e['size']:>12} {safe_text(str(e['path']))}{extra}")

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
-from coffer.cli.output import BarProgress, emit_json, human_bytes
+from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.output import BarProgress, emit_json, human_bytes, warn
 from coffer.engine.locks import locked
 from coffer.errors import IntegrityError
+from coffer.ops.listing import resolve_snapshot
 from coffer.ops.restore import restore
 
 
@@ -25,7 +26,9 @@ def command(opts: Options, snapshot: str, target: Path, subpath: str | None, str
     progress = BarProgress(enabled=not (opts.quiet or opts.json))
     with locked(repo):
         repo.load_index()
-        snap = repo.load_snapshot(resolve_snapshot(repo, snapshot))
+        snap, warnings = resolve_snapshot(repo, snapshot)
+        for line in warnings:
+            warn(line)
         result = restore(repo, snap, target, path=subpath, strict=strict, progress=progress)
     if opts.json:
         emit_json(

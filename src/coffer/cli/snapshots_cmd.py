@@ -1,47 +1,48 @@
-"""``coffer snapshots``: list snapshots, oldest first."""
+"""``coffer snapshots``: list snapshots, oldest first; damaged objects are named on stderr."""
 
 from __future__ import annotations
 
 import click
 
 from coffer.cli.context import Options, common_options, open_repository
-from coffer.cli.output import emit_json, human_bytes
-from coffer.engine.snapshot import walk
+from coffer.cli.output import emit_json, human_bytes, human_time, plural, safe_text, warn
+from coffer.engine.snapshot import Snapshot, walk
+from coffer.ops.listing import list_snapshots
+
+
+def _row(s: Snapshot) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "time": s.time,
+        "hostname": s.hostname,
+        "paths": s.paths,
+        "tags": s.tags,
+        "size": sum(n.size for _, n in walk(s.tree) if n.type == "file"),
+        "parent": s.parent,
+        "skipped": len(s.skipped),
+        "summary": s.summary,
+    }
 
 
 @click.command("snapshots")
 @common_options
 def command(opts: Options) -> None:
-    """List the snapshots in the repository."""
+    """List the snapshots in the repository (and name any that cannot be read)."""
     repo = open_repository(opts)
-    snaps = sorted(repo.snapshots(), key=lambda s: s.time)
-    rows = []
-    for s in snaps:
-        size = sum(n.size for _, n in walk(s.tree) if n.type == "file")
-        rows.append(
-            {
-                "id": s.id,
-                "time": s.time,
-                "hostname": s.hostname,
-                "paths": s.paths,
-                "tags": s.tags,
-                "size": size,
-                "parent": s.parent,
-                "skipped": len(s.skipped),
-                "summary": s.summary,
-            }
-        )
+    listing = list_snapshots(repo, with_times=False)
+    for line in listing.warnings():
+        warn(line)
     if opts.json:
-        emit_json(rows)
+        emit_json([_row(s) for s in listing.snapshots])
         return
-    if not rows:
-        click.echo("no snapshots")
+    if not listing.snapshots:
+        click.echo("no snapshots" if not listing.damaged else "no readable snapshots")
         return
     click.echo(f"{'ID':<10}{'time':<27}{'host':<16}{'size':>11}  paths")
-    for r in rows:
-        paths = ", ".join(r["paths"])  # type: ignore[arg-type]
-        click.echo(
-            f"{r['id'][:8]:<10}{r['time'][:26]:<27}{r['hostname'][:15]:<16}"  # type: ignore[index]
-            f"{human_bytes(r['size']):>11}  {paths}"  # type: ignore[arg-type]
-        )
-    click.echo(f"{len(rows)} snapshots")
+    for s in listing.snapshots:
+        size = human_bytes(sum(n.size for _, n in walk(s.tree) if n.type == "file"))
+        paths = ", ".join(safe_text(p) for p in s.paths)
+        host = safe_text(s.hostname)[:15]
+        click.echo(f"{s.id[:8]:<10}{human_time(s.time):<27}{host:<16}{size:>11}  {paths}")
+    damaged = f", {plural(len(listing.damaged), 'damaged object')}" if listing.damaged else ""
+    click.echo(plural(len(listing.snapshots), "snapshot") + damaged)
