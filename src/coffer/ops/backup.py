@@ -7,7 +7,9 @@ Rules:
   into page-aligned chunks; their ``-wal``/``-shm``/``-journal`` companions are not stored.
 - A regular file whose (size, mtime, ctime, inode) match the parent snapshot and whose blobs are
   all indexed is not read again (the parent snapshot is the files cache).
-- A source that vanishes or cannot be read is skipped with a warning and listed in the
+- A source that does not exist when the backup starts is a :class:`UsageError` (a mistyped
+  path must not save an empty snapshot); nothing is written. A source or file that vanishes
+  *during* the backup, or cannot be read, is skipped with a warning and listed in the
   snapshot's ``skipped``; the caller turns that into the "partial" exit code.
 - Memory is bounded: one chunk of input, one pack being filled, ``max_inflight`` packs uploading.
 """
@@ -88,6 +90,22 @@ def _top_name(path: Path) -> str:
     return check_component(name)
 
 
+def _require_sources(paths: list[Path]) -> None:
+    """Raise :class:`UsageError` naming every source that does not exist (lstat: a dangling
+    symlink exists). Other errors (permission) are left to the walk, which records them."""
+    missing = []
+    for p in paths:
+        try:
+            os.lstat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            missing.append(str(p))
+        except OSError:
+            continue
+    if missing:
+        what = "source does not exist" if len(missing) == 1 else "sources do not exist"
+        raise UsageError(f"backup {what}: {', '.join(missing)} (nothing was backed up)")
+
+
 def _regular_files(paths: list[Path], rules: ExcludeRules) -> Iterator[tuple[str, int]]:
     """Yield ``(path, size)`` of every regular file below ``paths`` the rules keep (lstat)."""
     for p in paths:
@@ -136,6 +154,7 @@ class BackupRun:
         names = [_top_name(p) for p in paths]
         if len(set(names)) != len(names):
             raise UsageError("two sources have the same name; back them up separately")
+        _require_sources(paths)
         self.roots = list(zip(paths, names, strict=True))  # for the databases' parent nodes
         parent = self._pick_parent([str(p) for p in paths])
         if parent is not None:
