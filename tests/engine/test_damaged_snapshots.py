@@ -105,7 +105,8 @@ def test_without_storage_times_a_damaged_parent_is_known_older(tmp_path: Path) -
 
     backend = MemoryBackend()
     repo = Repository.init(backend, SMALL_PARAMS)
-    repo.add_slot(SlotKind.RECOVERY, RecoveryKey.generate().secret)
+    key = RecoveryKey.generate()
+    repo.add_slot(SlotKind.RECOVERY, key.secret)
     src = tmp_path / "src"
     src.mkdir()
     (src / "a").write_text("1")
@@ -118,9 +119,9 @@ def test_without_storage_times_a_damaged_parent_is_known_older(tmp_path: Path) -
     sealed = bytearray(backend.load(ObjectType.SNAPSHOTS, first))
     sealed[-1] ^= 1
     backend.save(ObjectType.SNAPSHOTS, first, bytes(sealed), overwrite=True)
-    listing = list_snapshots(repo)
+    listing = list_snapshots(Repository.open(backend, SlotKind.RECOVERY, key.secret))
     assert [d.id for d in listing.damaged] == [first]
     assert listing.latest().id == third  # `first` is second's parent: older, so not a suspect
     backend.remove(ObjectType.SNAPSHOTS, second)  # now nothing says how old `first` is
     with pytest.raises(LatestIsAmbiguous, match=first):
-        list_snapshots(repo).latest()
+        list_snapshots(Repository.open(backend, SlotKind.RECOVERY, key.secret)).latest()

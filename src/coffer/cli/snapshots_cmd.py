@@ -10,6 +10,14 @@ from coffer.engine.snapshot import Snapshot, walk
 from coffer.ops.listing import list_snapshots
 
 
+def _size(s: Snapshot) -> int:
+    """Bytes of the files: from the summary (newer backups), else from the tree (read once)."""
+    total = s.summary.get("bytes_total")
+    if isinstance(total, int):
+        return total
+    return sum(n.size for _, n in walk(s.tree) if n.type == "file")
+
+
 def _row(s: Snapshot) -> dict[str, object]:
     return {
         "id": s.id,
@@ -17,7 +25,7 @@ def _row(s: Snapshot) -> dict[str, object]:
         "hostname": s.hostname,
         "paths": s.paths,
         "tags": s.tags,
-        "size": sum(n.size for _, n in walk(s.tree) if n.type == "file"),
+        "size": _size(s),
         "parent": s.parent,
         "skipped": len(s.skipped),
         "summary": s.summary,
@@ -40,7 +48,7 @@ def command(opts: Options) -> None:
         return
     click.echo(f"{'ID':<10}{'time':<27}{'host':<16}{'size':>11}  paths")
     for s in listing.snapshots:
-        size = human_bytes(sum(n.size for _, n in walk(s.tree) if n.type == "file"))
+        size = human_bytes(_size(s))
         paths = ", ".join(safe_text(p) for p in s.paths)
         host = safe_text(s.hostname)[:15]
         click.echo(f"{s.id[:8]:<10}{human_time(s.time):<27}{host:<16}{size:>11}  {paths}")

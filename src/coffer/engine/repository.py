@@ -516,7 +516,7 @@ class Repository:
                 obj = self.load_manifest(oid)
             except ObjectNotFound:
                 continue  # removed (forget) while we listed
-            except IntegrityError as exc:
+            except (IntegrityError, BackendError) as exc:  # BackendError: e.g. not a regular file
                 out.damaged[oid] = str(exc)
                 continue
             if isinstance(obj, Snapshot):

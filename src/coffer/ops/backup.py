@@ -382,6 +382,7 @@ class BackupRun:
                 "files_unchanged": self.result_counts["unchanged"],
                 "dirs": self.result_counts["dirs"],
                 "bytes_read": self.bytes_read,
+                "bytes_total": sum(n.size for _, n in walk(tree) if n.type == "file"),
                 "bytes_new": up.bytes_new_raw,
                 "bytes_stored": up.bytes_stored,
                 "blobs_new": up.blobs_new,

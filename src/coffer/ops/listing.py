@@ -1,9 +1,11 @@
 """Listing snapshots when some objects in ``snapshots/`` are damaged, and what ``latest`` means.
 
 Rules:
-- :func:`list_snapshots` is the one place that reads every snapshot object: the readable ones
-  are returned oldest first, every object that cannot be read (damaged, injected, not a regular
-  file) is returned by name with the reason. One bad object never hides the others.
+- :func:`list_snapshots` reads every snapshot object (through
+  :meth:`~coffer.engine.repository.Repository.list_manifests`): the readable ones are returned
+  oldest first, every object that cannot be read (damaged, injected, not a regular file) by
+  name with the reason. One bad object never hides the others. Forget records are not
+  snapshots and are left out.
 - ``latest`` is the readable snapshot with the newest (sealed) time — **unless a damaged object
   may be newer**, in which case it is refused with :class:`LatestIsAmbiguous`, naming the
   object and how to pick a snapshot by ID instead. A damaged object has no readable time, so it
@@ -108,28 +110,23 @@ def _stored_at(repo: Repository, oid: str) -> float | None:
 
 
 def list_snapshots(repo: Repository, *, with_times: bool = True) -> SnapshotListing:
-    """Read every snapshot object; see the module docstring.
+    """Read every snapshot object (:meth:`Repository.list_manifests`); see the module docstring.
 
-    ``with_times`` asks the backend when each object was written (one extra call per object
-    where the backend supports it), which :meth:`SnapshotListing.latest` needs to rule out
-    damaged objects that are older than the newest readable snapshot.
+    ``with_times`` asks the backend when each damaged object (and the newest readable one) was
+    written — one extra call each where the backend supports it — which
+    :meth:`SnapshotListing.latest` needs to rule out damaged objects older than the newest.
     """
+    manifests = repo.list_manifests()
     listing = SnapshotListing()
-    for oid in repo.snapshot_ids():
-        try:
-            listing.snapshots.append(repo.load_snapshot(oid))
-        except (IntegrityError, BackendError) as exc:
-            reason = str(exc).removeprefix(f"snapshots/{oid}: ")
-            listing.damaged.append(DamagedSnapshot(oid, reason, None))
-    listing.snapshots.sort(key=lambda s: (s.time, s.id))
-    if with_times and listing.damaged:
-        listing.damaged = [
-            DamagedSnapshot(d.id, d.reason, _stored_at(repo, d.id)) for d in listing.damaged
-        ]
-        if listing.snapshots:
-            newest = listing.snapshots[-1].id
-            listing.stored_at[newest] = _stored_at(repo, newest)
-    listing.damaged.sort(key=lambda d: d.id)
+    listing.snapshots = sorted(manifests.snapshots.values(), key=lambda s: (s.time, s.id))
+    for oid, reason in sorted(manifests.damaged.items()):
+        reason = reason.removeprefix(f"snapshots/{oid}: ")
+        listing.damaged.append(
+            DamagedSnapshot(oid, reason, _stored_at(repo, oid) if with_times else None)
+        )
+    if with_times and listing.damaged and listing.snapshots:
+        newest = listing.snapshots[-1].id
+        listing.stored_at[newest] = _stored_at(repo, newest)
     return listing
 
 

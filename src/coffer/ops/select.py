@@ -57,14 +57,14 @@ def resolve(snap: Snapshot, texts: list[str]) -> list[str]:
                 out.append(cand)
                 break
         else:
-            raise PathNotInSnapshot(f"{text!r} is not in snapshot {snap.id[:8]}")
+            raise PathNotInSnapshot(f"'{text}' is not in snapshot {snap.id[:8]}")
     return out
 
 
 def find_node(snap: Snapshot, rel: str) -> Node:
     chain = _walk_to(snap.tree, rel.split("/"))
     if not chain:
-        raise PathNotInSnapshot(f"{rel!r} is not in snapshot {snap.id[:8]}")
+        raise PathNotInSnapshot(f"'{rel}' is not in snapshot {snap.id[:8]}")
     return chain[-1]
 
 
@@ -74,7 +74,7 @@ def select(snap: Snapshot, rels: list[str]) -> list[Node]:
     for rel in rels:
         chain = _walk_to(snap.tree, rel.split("/"))
         if not chain:
-            raise PathNotInSnapshot(f"{rel!r} is not in snapshot {snap.id[:8]}")
+            raise PathNotInSnapshot(f"'{rel}' is not in snapshot {snap.id[:8]}")
         level = root
         for depth, node in enumerate(chain):
             last = depth == len(chain) - 1
