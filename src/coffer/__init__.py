@@ -22,10 +22,10 @@ Exceptions (``exit_code`` is what the CLI exits with for each)::
     CofferError (1)
     ├── UsageError (2)                a bad argument
     │   ├── MissingExtra              the feature needs an install extra (coffer[s3], …)
-    │   └── WeakPassword              a new password is too easy to guess
-    ├── RepositoryError (10)          no repository at that address / unsupported format
+    │   ├── WeakPassword              a new password is too easy to guess
     │   ├── RepositoryExists          init where a repository already is
-    │   ├── SnapshotNotFound          no snapshot matches, or an ambiguous ID prefix
+    │   └── SnapshotNotFound          no snapshot matches, or an ambiguous ID prefix
+    ├── RepositoryError (10)          no repository at that address / unsupported format
     │   └── RepositoryLocked (13)     another process holds a conflicting lock
     ├── WrongKey (11)                 no key slot opens with that key or password
     │   ├── PasswordRejected          wrong password (``attempts_left`` at the vault)
