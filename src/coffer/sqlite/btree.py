@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass, field
+from typing import Any
 
 INTERIOR_INDEX, INTERIOR_TABLE, LEAF_INDEX, LEAF_TABLE = 2, 5, 10, 13
 MAX_DEPTH = 24
@@ -41,7 +42,8 @@ class Tree:
 
     intkey: bool
     leaves: array[int] = field(default_factory=lambda: array("I"))
-    seps: list[int | bytes] = field(default_factory=list)
+    seps: MutableSequence[Any] = field(default_factory=list)
+    """Rowids (an ``array('q')``: 8 bytes a leaf) or local payloads (bytes) of index cells."""
     sep_heads: list[int] = field(default_factory=list)
     """For index trees: the first overflow page of each separator (0 when it has none)."""
 
@@ -101,7 +103,8 @@ def walk(read: Reader, root: int, geo: Geometry) -> Tree:
     """The tree rooted at ``root`` in key order (see :class:`Tree`)."""
     first = read(root)
     kind = _header(first, root)[0]
-    tree = Tree(intkey=kind in (INTERIOR_TABLE, LEAF_TABLE))
+    intkey = kind in (INTERIOR_TABLE, LEAF_TABLE)
+    tree = Tree(intkey=intkey, seps=array("q") if intkey else [])
     budget = [geo.page_count]
     _walk(read, root, first, geo, tree, 0, budget)
     return tree
@@ -134,7 +137,7 @@ def _walk(
     if _leaf_level(read, children[0], geo):
         budget[0] -= len(children)
         tree.leaves.extend(children)
-        tree.seps += [sep for sep, _ in seps]
+        tree.seps.extend([sep for sep, _ in seps])
         if not tree.intkey:
             tree.sep_heads += [head for _, head in seps]
         return
