@@ -31,8 +31,10 @@ CREATE TABLE msg (_id INTEGER PRIMARY KEY, chat INTEGER, body TEXT, data BLOB);
 CREATE INDEX msg_chat ON msg (chat, _id);
 CREATE TABLE loose (a, b);
 CREATE TABLE rec (k TEXT, n INTEGER, v BLOB, PRIMARY KEY (k, n)) WITHOUT ROWID;
+CREATE TABLE dsc (k INTEGER, v BLOB, PRIMARY KEY (k DESC)) WITHOUT ROWID;
 """
-TABLES = ("msg", "loose", "rec")
+TABLES = ("msg", "loose", "rec", "dsc")
+VALUE_COLUMN = {"msg": "data", "loose": "b", "rec": "v", "dsc": "v"}
 
 OPS = st.one_of(
     st.tuples(st.just("insert"), st.sampled_from(TABLES), st.integers(1, 60), st.booleans()),
@@ -68,7 +70,7 @@ def apply(conn: sqlite3.Connection, op: tuple[str, str, int, bool], rng: random.
     elif kind == "tail":
         _tail(conn, table, n, rng)
     elif kind == "delete":
-        key = "k" if table == "rec" else "rowid"
+        key = "k" if table in ("rec", "dsc") else "rowid"
         keys = [r[0] for r in conn.execute(f"SELECT {key} FROM {table} ORDER BY {key}")]
         if keys:
             lo = keys[min(n, len(keys) - 1)]
@@ -87,6 +89,9 @@ def _insert(conn: sqlite3.Connection, table: str, n: int, large: bool, rng: rand
         elif table == "loose":
             conn.execute("INSERT INTO loose (a, b) VALUES (?, ?)",
                          (rng.random(), _value(rng, large)))  # fmt: skip
+        elif table == "dsc":
+            conn.execute("INSERT OR REPLACE INTO dsc (k, v) VALUES (?, ?)",
+                         (rng.randint(0, 10_000), _value(rng, large)))  # fmt: skip
         else:
             conn.execute("INSERT OR REPLACE INTO rec (k, n, v) VALUES (?, ?, ?)",
                          (_text(rng, large and rng.random() < 0.3), rng.randint(0, 3),
@@ -94,11 +99,11 @@ def _insert(conn: sqlite3.Connection, table: str, n: int, large: bool, rng: rand
 
 
 def _update(conn: sqlite3.Connection, table: str, n: int, large: bool, rng: random.Random) -> None:
-    col = {"msg": "data", "loose": "b", "rec": "v"}[table]
-    key = "k, n" if table == "rec" else "rowid"
+    col = VALUE_COLUMN[table]
+    key = {"rec": "k, n", "dsc": "k"}.get(table, "rowid")
     rows = conn.execute(f"SELECT {key} FROM {table}").fetchall()
     for row in rng.sample(rows, min(n, len(rows))):
-        where = "k = ? AND n = ?" if table == "rec" else "rowid = ?"
+        where = {"rec": "k = ? AND n = ?", "dsc": "k = ?"}.get(table, "rowid = ?")
         conn.execute(f"UPDATE {table} SET {col} = ? WHERE {where}", (_value(rng, large), *row))
     if table == "msg" and rows and rng.random() < 0.3:  # an update that moves a row
         (old,) = rng.choice(rows)
@@ -108,15 +113,14 @@ def _update(conn: sqlite3.Connection, table: str, n: int, large: bool, rng: rand
 def _tail(conn: sqlite3.Connection, table: str, n: int, rng: random.Random) -> None:
     """Large values whose last bytes change: the leaf cell (prefix + first overflow page) can
     stay byte-identical while only an overflow page changes."""
-    col = {"msg": "data", "loose": "b", "rec": "v"}[table]
-    rows = conn.execute(f"SELECT rowid AS r, {col} FROM {table} WHERE length({col}) > 600"
-                        if table != "rec" else
-                        "SELECT k, n, v FROM rec WHERE length(v) > 600").fetchall()  # fmt: skip
+    col = VALUE_COLUMN[table]
+    key = {"rec": "k, n", "dsc": "k"}.get(table, "rowid")
+    rows = conn.execute(f"SELECT {key}, {col} FROM {table} WHERE length({col}) > 600").fetchall()
     for row in rng.sample(rows, min(n, len(rows))):
-        *key, value = row
+        *key_values, value = row
         value = bytes(value[:-8]) + rng.randbytes(8)
-        where = "k = ? AND n = ?" if table == "rec" else "rowid = ?"
-        conn.execute(f"UPDATE {table} SET {col} = ? WHERE {where}", (value, *key))
+        where = {"rec": "k = ? AND n = ?", "dsc": "k = ?"}.get(table, "rowid = ?")
+        conn.execute(f"UPDATE {table} SET {col} = ? WHERE {where}", (value, *key_values))
 
 
 def _schema(conn: sqlite3.Connection, table: str, n: int, cols: list[str]) -> None:
@@ -211,6 +215,10 @@ def test_unchanged_database_reuses_every_segment(tmp_path: Path, small_segments:
         for table in TABLES:
             apply(conn, ("insert", table, 200, True), rng)
     first, stream = incremental(db, None, b"")
+    assert first.map is not None
+    segs = {s.name: len(s.segs) for s in first.map.sections}
+    # ranged: rowid tables and the ASC/BINARY WITHOUT ROWID key; one segment for the DESC key
+    assert segs["msg"] > 1 and segs["loose"] > 1 and segs["rec"] > 1 and segs["dsc"] == 1
     second, again = incremental(db, first, stream)
     assert second.reused_rows == second.rows == first.rows
     assert sum(p.length for p in second.pieces if p.section >= 0) == 0

@@ -203,6 +203,8 @@ class Dumper:
             return False
         if tree.intkey and len(section.order_by) != 1:
             return False
+        if not tree.intkey and not self._ascending_binary_key(section):
+            return False
         sql, nargs = _range_sql(section, tree, True, True)
         try:
             details = [r[3] for r in self.conn.execute("EXPLAIN QUERY PLAN " + sql, [0] * nargs)]
@@ -214,6 +216,23 @@ class Dumper:
             and details[0].startswith("SEARCH")
             and want in details[0]
             and "TEMP B-TREE" not in details[0]
+        )
+
+    def _ascending_binary_key(self, section: Section) -> bool:
+        """A WITHOUT ROWID key whose columns are all ASC and BINARY, in the dump's order.
+
+        ``EXPLAIN QUERY PLAN`` alone does not tell: for ``PRIMARY KEY (k DESC)`` the range
+        query is still a ``SEARCH … USING PRIMARY KEY``, walked backwards, while the b-tree's
+        separators run the other way (the oracle found this).
+        """
+        pk = [r for r in self.conn.execute(f"PRAGMA main.index_list({quote(section.name)})")
+              if r[3] == "pk"]  # fmt: skip
+        if len(pk) != 1:
+            return False
+        info = self.conn.execute(f"PRAGMA main.index_xinfo({quote(str(pk[0][1]))})").fetchall()
+        key = [r for r in info if r[5] == 1]
+        return [r[2] for r in key] == list(section.order_by) and all(
+            r[3] == 0 and str(r[4]).upper() == "BINARY" for r in key
         )
 
     def _segment(self, index: int, number: int, section: Section, tree: Tree | None,
