@@ -88,15 +88,6 @@ def test_exclude_file_comments_blanks_and_variables(
 # -- through the CLI ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("COFFER_REPO", str(tmp_path / "repo"))
-    key = tmp_path / "key"
-    assert run_cli(capsys, "init", "--save-recovery-key", str(key)).code == 0
-    monkeypatch.setenv("COFFER_RECOVERY_KEY", key.read_text())
-    return tmp_path / "repo"
-
-
 def _tree(root: Path) -> Path:
     for rel, data in {
         "msgs/a.txt": b"a" * 1000,

@@ -18,6 +18,7 @@ import traceback
 import click
 
 from coffer import __version__
+from coffer.cli.help import _Polished, polish
 from coffer.errors import EXIT_INTERRUPTED, CofferError
 from coffer.system_check import MissingSystemLibrary, require_libsodium
 
@@ -43,11 +44,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "browse": ("coffer.cli.browse_cmd", "command"),
     "export": ("coffer.cli.export_cmd", "export"),
+    "dump": ("coffer.cli.dump_cmd", "command"),
+    "generate": ("coffer.cli.generate_cmd", "command"),
 }
 
 
-class LazyGroup(click.Group):
-    """A click group that imports each command's module on first use."""
+class LazyGroup(_Polished, click.Group):
+    """A click group that imports each command's module on first use (help: coffer.cli.help)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -59,7 +62,8 @@ class LazyGroup(click.Group):
         require_libsodium()  # every command module imports the crypto layer (pysodium)
         obj = getattr(importlib.import_module(spec[0]), spec[1])
         candidates = obj if isinstance(obj, list | tuple) else [obj]
-        return next((c for c in candidates if c.name == cmd_name), None)
+        found = next((c for c in candidates if c.name == cmd_name), None)
+        return polish(found) if found is not None else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         try:
@@ -71,7 +75,10 @@ class LazyGroup(click.Group):
             formatter.write_text(str(exc))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="coffer")
 def cli() -> None:
     """End-to-end encrypted backups of chat histories."""
