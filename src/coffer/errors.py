@@ -16,12 +16,13 @@ the CLI returns for it, so a user error always ends as one line on stderr plus a
     ├── VaultError (15)                 key vault unreachable, locked, refused
     ├── RestoreIncomplete (17)          some entries could not be written into the target
     ├── MissingSystemLibrary (18)       libsodium cannot be loaded
+    ├── BackupOverdue (19)              `coffer status --max-age`: no recent successful backup
     └── PartialBackup (3)               backup finished but skipped some files
 
 Exit codes (documented in README.md, whose table a test compares with every class's code):
 0 ok, 1 unexpected, 2 usage, 3 partial backup, 10 repository, 11 key, 12 integrity, 13 locked,
 14 storage (also a full restore target), 15 vault, 16 stale password, 17 restore incomplete,
-18 missing system library, 130 interrupted.
+18 missing system library, 19 backup overdue, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ class StalePassword(WrongKey):
     not sent to the vault again: one stale password file never burns more than one guess."""
 
     exit_code = 16
+
+
+class BackupOverdue(CofferError):
+    """``coffer status --max-age``: a scheduled job's last successful backup is too old (or
+    there is none) — the code monitoring checks."""
+
+    exit_code = 19
 
 
 class IntegrityError(CofferError):

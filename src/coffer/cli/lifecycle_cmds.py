@@ -3,8 +3,8 @@
 
 Rules:
 - ``forget`` and ``prune`` and both repairs hold an exclusive lock (the engine takes it for
-  prune and repair; ``forget`` takes it here); ``diff`` and ``stats`` a shared one; ``unlock``
-  none (it is how a stuck lock is cleared).
+  prune and repair, :func:`coffer.ops.forget.forget` for ``forget``); ``diff`` and ``stats`` a
+  shared one; ``unlock`` none (it is how a stuck lock is cleared).
 - Durations are written ``2y6M3w10d12h30m0s``; ``--max-unused`` is a percentage.
 """
 
@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 
 import click
 
-from coffer.backends.base import ObjectNotFound, ObjectType
 from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
 from coffer.cli.output import BarProgress, emit_json, human_bytes
 from coffer.engine.locks import locked, remove_stale_locks
 from coffer.engine.repository import Repository
 from coffer.errors import UsageError
 from coffer.ops.diff import diff as diff_snapshots
+from coffer.ops.forget import forget
 from coffer.ops.prune import DEFAULT_GRACE, PruneOptions, PruneReport, prune
 from coffer.ops.repair import repair_index, repair_snapshots
-from coffer.ops.retention import GroupDecision, Policy, apply_policy, parse_duration
+from coffer.ops.retention import GroupDecision, Policy, parse_duration
 from coffer.ops.stats import raw_stats, restore_stats
 
 
@@ -149,16 +149,7 @@ def forget_cmd(
     policy = _policy(keep, within)
     popts = _prune_options(max_unused, grace, False) if then_prune and not dry_run else None
     repo = open_repository(opts)
-    with locked(repo, exclusive=not dry_run):
-        snaps = [s for s in repo.snapshots() if host is None or s.hostname == host]
-        decisions = apply_policy(snaps, policy)
-        if not dry_run:
-            for d in decisions:
-                for s in d.remove:
-                    try:
-                        repo.backend.remove(ObjectType.SNAPSHOTS, s.id)
-                    except ObjectNotFound:
-                        continue
+    decisions = forget(repo, policy, host=host, dry_run=dry_run)
     pruned = None
     if popts is not None:
         pruned = prune(repo, popts, BarProgress(enabled=not (opts.quiet or opts.json)))

@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "repair": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "diff": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
     "stats": ("coffer.cli.lifecycle_cmds", "COMMANDS"),
+    "schedule": ("coffer.cli.schedule_cmd", "schedule"),
+    "status": ("coffer.cli.status_cmd", "command"),
     "browse": ("coffer.cli.browse_cmd", "command"),
     "export": ("coffer.cli.export_cmd", "export"),
     "dump": ("coffer.cli.dump_cmd", "command"),
