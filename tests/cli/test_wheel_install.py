@@ -218,8 +218,9 @@ def test_the_password_route_from_the_installed_client(installed: Installed, tmp_
         light = {"COFFER_VAULT_MIN_KSF": "8,1"}  # the test vault's light KSF
         client = dataclasses.replace(installed, extra_env=light)
         r = client.run(
-            "init", *repo, "--vault", vault.url, "--account", "lee", "--password", "--json"
-        )
+            "init", *repo, "--vault", vault.url, "--account", "lee", "--password",
+            "--no-recovery-key", "--json",
+        )  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["vault_fingerprint"] == vault.fingerprint
         assert client.run("backup", *repo, str(src)).returncode == 0
