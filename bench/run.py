@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -83,6 +84,7 @@ def make_tools(names: list[str], work: Path, coffer_args: list[str]) -> list[Too
 
 
 def bench(args: argparse.Namespace, scale: int) -> dict[str, object]:
+    load_before = os.getloadavg()
     spec = spec_for(args.size, args.seed, scale)
     store = cached_store(args.out, spec)
     work = args.out / "run"
@@ -124,6 +126,7 @@ def bench(args: argparse.Namespace, scale: int) -> dict[str, object]:
         "dd_fdatasync_s": dd_seconds(work, live_bytes), "restored_mb": live_bytes / MB,
         "page_cache_dropped": drop_caches(), "coffer_args": args.coffer_arg, "tools": res,
         "limited": limited, "limit_upload_kib": args.limit_upload,
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
 
@@ -185,7 +188,9 @@ def table(result: dict[str, object]) -> str:
                      + ", ".join(parts))  # fmt: skip
     lines.append(f"dd conv=fdatasync of the restored {result['restored_mb']:.0f} MB: "
                  f"{result['dd_fdatasync_s']:.1f} s; page cache dropped: "
-                 f"{result['page_cache_dropped']}")  # fmt: skip
+                 f"{result['page_cache_dropped']}; load average before/after: "
+                 f"{result.get('loadavg_before', ['?'])[0]} / "
+                 f"{result.get('loadavg_after', ['?'])[0]}")  # fmt: skip
     return "\n".join(lines)
 
 
