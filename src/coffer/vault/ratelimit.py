@@ -1,10 +1,12 @@
-"""Per-key token buckets for request rate limits (per account and per client address).
+"""In-process token buckets for request rate limits (per account and per client address).
 
 Rules: a bucket holds at most ``burst`` tokens and refills at ``rate`` tokens per second; a request
 takes one token or is refused with the number of whole seconds until one is available (the HTTP
-layer sends it as ``Retry-After``). Buckets live in one node's memory, so with N nodes the
-effective limit is up to N times the configured one; this is a brake on abuse and load, not a
-security bound — the guess limit in the database is the bound. The table is capped at
+layer sends it as ``Retry-After``). These buckets live in one process's memory: they serve the
+embedded vault and tests that pass explicit limits. A deployment's nodes use the buckets shared
+through the store instead (:func:`coffer.vault.store_admin.rate_take`), so the limit holds across
+nodes. Either is a brake on abuse and load, not a security bound — the guess limit in the
+database is the bound. The table is capped at
 ``max_keys`` buckets; the oldest (least recently used) bucket is dropped first.
 """
 
