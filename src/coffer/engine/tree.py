@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from coffer.engine.snapshot import BLOB_ID_LEN, Node, check_component
+from coffer.engine.snapshot import BLOB_ID_LEN, BlobList, Node, check_component
 from coffer.errors import IntegrityError
 
 MAGIC = "coffer-tree"
@@ -79,7 +79,9 @@ def _to_rec(node: Node, depth: int = 0) -> _NodeRec:
         inode=node.inode,
         ctime_ns=node.ctime_ns,
         format=node.format if node.type == "file" else "",
-        content=b"".join(node.content),
+        content=node.content.joined()
+        if isinstance(node.content, BlobList)
+        else b"".join(node.content),
         target=os.fsencode(node.target),
         extra=node.extra,
         children=[_to_rec(c, depth + 1) for c in node.children],
@@ -96,7 +98,6 @@ def _from_rec(rec: _NodeRec, depth: int = 0) -> Node:
         raise IntegrityError("tree node content is not a list of blob IDs")
     if rec.children and kind != "dir":
         raise IntegrityError("a tree node that is not a directory has children")
-    content = rec.content
     return Node(
         name=check_component(os.fsdecode(rec.name)),
         type=kind,
@@ -106,7 +107,7 @@ def _from_rec(rec: _NodeRec, depth: int = 0) -> Node:
         inode=rec.inode,
         ctime_ns=rec.ctime_ns,
         format=rec.format or "file",
-        content=[content[i : i + BLOB_ID_LEN] for i in range(0, len(content), BLOB_ID_LEN)],
+        content=BlobList(rec.content),
         target=os.fsdecode(rec.target),
         children=[_from_rec(c, depth + 1) for c in rec.children],
         extra=dict(rec.extra),

@@ -166,6 +166,9 @@ class Uploader:
         self.repo.save_index(done)
         for pack_id, entries in done:
             self.repo.index.add_pack(pack_id, entries)
+            # indexed now: ``has`` finds them there, so the queued set stays as small as the
+            # packs between two index writes (memory flat in the number of blobs)
+            self._queued.difference_update(e.blob_id for e in entries)
         self.stats.index_objects += 1
 
     def finish(self) -> None:

@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -129,7 +130,7 @@ class _Limited(io.RawIOBase):
 
 
 def assemble(run: BackupRun, chunker: Chunker, node: Node, stream: BinaryIO,
-             manifest: Manifest, old_content: list[bytes]) -> None:  # fmt: skip
+             manifest: Manifest, old_content: Sequence[bytes]) -> None:  # fmt: skip
     """Fill ``node`` from a finished segmented dump (see the module rules)."""
     new_map = DbMap.decode(manifest.map) if manifest.map is not None else None
     total = 0

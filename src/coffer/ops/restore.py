@@ -19,7 +19,7 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class RestoreResult:
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
-def _runs(repo: Repository, content: list[bytes]) -> Iterator[list[tuple[bytes, Location]]]:
+def _runs(repo: Repository, content: Sequence[bytes]) -> Iterator[list[tuple[bytes, Location]]]:
     """Group a file's blobs into runs that are contiguous inside one pack."""
     run: list[tuple[bytes, Location]] = []
     run_size = 0
