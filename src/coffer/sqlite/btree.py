@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,8 @@ class Tree:
 
     intkey: bool
     leaves: array[int] = field(default_factory=lambda: array("I"))
-    seps: MutableSequence[Any] = field(default_factory=list)
-    """Rowids (an ``array('q')``: 8 bytes a leaf) or local payloads (bytes) of index cells."""
+    seps: Any = field(default_factory=list)
+    """:class:`RowidSeparators` (table b-trees) or the local payloads (bytes) of index cells."""
     sep_heads: list[int] = field(default_factory=list)
     """For index trees: the first overflow page of each separator (0 when it has none)."""
 
@@ -104,7 +104,7 @@ def walk(read: Reader, root: int, geo: Geometry) -> Tree:
     first = read(root)
     kind = _header(first, root)[0]
     intkey = kind in (INTERIOR_TABLE, LEAF_TABLE)
-    tree = Tree(intkey=intkey, seps=array("q") if intkey else [])
+    tree = Tree(intkey=intkey, seps=RowidSeparators(read) if intkey else [])
     budget = [geo.page_count]
     _walk(read, root, first, geo, tree, 0, budget)
     return tree
@@ -127,11 +127,12 @@ def _walk(
     children = [struct.unpack_from(">I", page, ptr)[0] for ptr in pointers]
     right = struct.unpack_from(">I", page, base + 8)[0]
     children.append(right)
-    if not all(1 < c <= geo.page_count for c in children):
+    if min(children) < 2 or max(children) > geo.page_count:
         raise BtreeError(f"a child of page {pgno} is outside the file")
-    seps: list[tuple[int | bytes, int]]
+    seps: list[tuple[Any, int]]
     if tree.intkey:
-        seps = [(varint(page, ptr + 4)[0], 0) for ptr in pointers]
+        # rowid separators are parsed only when a range needs one (RowidSeparators)
+        seps = [((pgno << 16) | cell, 0) for cell in range(len(pointers))]
     else:
         seps = [_index_cell(page, ptr + 4, geo) for ptr in pointers]
     if _leaf_level(read, children[0], geo):
@@ -147,6 +148,42 @@ def _walk(
             tree.seps.append(pair[0])
             if not tree.intkey:
                 tree.sep_heads.append(pair[1])
+
+
+class RowidSeparators:
+    """The rowid separators of a table b-tree, parsed from their interior page on demand.
+
+    Holds (page number, cell index) per separator in 8 bytes; only the few separators around
+    the segments a backup dumps are ever read (the walk itself parses child pointers only).
+    """
+
+    def __init__(self, read: Reader) -> None:
+        self._read = read
+        self._where = array("q")
+        self._page: tuple[int, bytes] = (0, b"")
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def append(self, where: int) -> None:
+        self._where.append(where)
+
+    def extend(self, where: list[int]) -> None:
+        self._where.extend(where)
+
+    def __getitem__(self, k: int) -> int:
+        where = self._where[k]
+        pgno, cell = where >> 16, where & 0xFFFF
+        if self._page[0] != pgno:
+            self._page = (pgno, self._read(pgno))
+        page = self._page[1]
+        kind, ncells, start = _header(page, pgno)
+        if kind != INTERIOR_TABLE or cell >= ncells:
+            raise BtreeError(f"page {pgno} changed under the walk")
+        ptr = struct.unpack_from(">H", page, start + 2 * cell)[0]
+        if ptr + 5 > len(page):
+            raise BtreeError("cell past the page end")
+        return varint(page, ptr + 4)[0]
 
 
 def _leaf_level(read: Reader, child: int, geo: Geometry) -> bool:
