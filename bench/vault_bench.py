@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg
+import vault_loadgen as loadgen
 from vault.vault_nodes import Node
+from vault_loadgen import Target
 
 from coffer.opaque import (
     Argon2idKSF,
@@ -161,16 +164,18 @@ def core_cpu_cost(store: SqlStore, n: int = 200) -> dict[str, float]:
 
 
 # -- HTTP load ---------------------------------------------------------------------------------
-def _worker(
-    urls: list[str], key: bytes, accounts: list[str], threads: int, duration: float, out: Any
+def _httpx_worker(
+    urls: list[str], target: Target, accounts: list[str], threads: int, duration: float, out: Any
 ) -> None:
+    """The same loop with the CLI's client (httpx): for comparison with the lean one."""
     lat: list[float] = []
     errors = [0]
     stop = time.monotonic() + duration
     lock = threading.Lock()
+    cpu0 = time.process_time()
 
     def loop(i: int) -> None:
-        client = VaultClient(urls[i % len(urls)], pinned_key=key, timeout=30)
+        client = VaultClient(urls[i % len(urls)], pinned_key=target.public_key, timeout=30)
         mine: list[float] = []
         account = accounts[i % len(accounts)]
         while time.monotonic() < stop:
@@ -190,20 +195,29 @@ def _worker(
         t.start()
     for t in ts:
         t.join()
-    out.put((lat, errors[0]))
+    out.put((lat, errors[0], time.process_time() - cpu0))
+
+
+def register_accounts(url: str, key: bytes, n: int) -> Target:
+    """Register ``n`` accounts (before the measured window) and return what logins need."""
+    client = VaultClient(url, pinned_key=key)
+    secrets = {f"bench{i}": os.urandom(32) for i in range(n)}
+    for account, secret in secrets.items():
+        client.register(account, PW, secret, ksf=KSF)
+    context = client.info().context
+    client.close()
+    return Target(key, context, KSF, PW, secrets)
 
 
 def http_load(
-    urls: list[str], key: bytes, n_accounts: int, procs: int, threads: int, duration: float
+    urls: list[str], target: Target, procs: int, threads: int, duration: float, lean: bool
 ) -> dict[str, float]:
-    setup_client = VaultClient(urls[0], pinned_key=key)
-    accounts = [f"bench{i}" for i in range(n_accounts)]
-    for a in accounts:
-        setup_client.register(a, PW, os.urandom(32), ksf=KSF)
+    accounts = sorted(target.secrets)
     ctx = mp.get_context("fork")
     q = ctx.Queue()
+    work = loadgen.worker if lean else _httpx_worker
     ps = [
-        ctx.Process(target=_worker, args=(urls, key, accounts[i::procs], threads, duration, q))
+        ctx.Process(target=work, args=(urls, target, accounts[i::procs], threads, duration, q))
         for i in range(procs)
     ]
     t0 = time.monotonic()
@@ -222,19 +236,27 @@ def http_load(
         "p99_ms": pct(lat, 0.99) * 1000,
         "mean_ms": statistics.fmean(lat) * 1000,
         "wall_s": wall,
+        "client_cpu_ms_per_login": 1000 * sum(r[2] for r in results) / max(1, len(lat)),
     }
 
 
-def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
+def proc_cpu_s(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a node and its worker processes (``--workers``)."""
+def tree_cpu_s(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a node and its worker processes (``--workers``)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return proc_cpu_s(pid) + sum(proc_cpu_s(int(c)) for c in children)
+    times = [proc_cpu_s(pid), *(proc_cpu_s(int(c)) for c in children)]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
+
+
+def nodes_cpu_s(nodes: list[Node]) -> tuple[float, float]:
+    times = [tree_cpu_s(x.proc.pid) for x in nodes]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
 
 
 def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: Any) -> dict:
@@ -259,18 +281,47 @@ def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: An
         for node in nodes:
             node.wait_ready()
         urls = [x.url for x in nodes]
-        cpu0 = sum(tree_cpu_s(x.proc.pid) for x in nodes)
+        target = register_accounts(urls[0], setup.public_key, args.accounts)
+        load0 = os.getloadavg()[0]
+        user0, sys0 = nodes_cpu_s(nodes)
         result = http_load(
-            urls, setup.public_key, args.accounts, args.procs, args.threads, args.duration
+            urls, target, args.procs, args.threads, args.duration, args.client == "lean"
         )
-        cpu = sum(tree_cpu_s(x.proc.pid) for x in nodes) - cpu0
-        # registrations (args.accounts) ran in the window too; count them as one login each
-        result["node_cpu_ms_per_login"] = 1000 * cpu / max(1, result["logins"] + args.accounts)
+        user1, sys1 = nodes_cpu_s(nodes)
+        logins = max(1, result["logins"])
+        result["node_cpu_ms_per_login"] = 1000 * (user1 - user0 + sys1 - sys0) / logins
+        result["node_sys_ms_per_login"] = 1000 * (sys1 - sys0) / logins
         result["node_capacity_logins_per_core_s"] = 1000 / result["node_cpu_ms_per_login"]
+        result["loadavg_1min_before_after"] = [load0, os.getloadavg()[0]]
         return result
     finally:
         for node in nodes:
             node.stop()
+
+
+def in_process_sqlite(tmp: Path) -> dict[str, Any]:
+    sq = SqliteStore(tmp / "store-only.db")
+    sq.create_schema()
+    return {
+        "store_sqlite": store_cost(sq),
+        "core_sqlite": core_cpu_cost(SqliteStore(tmp / "core-only.db")),
+    }
+
+
+def in_process_postgres(dsn: str, schema: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    pg = PostgresStore(dsn, schema + "_s")
+    pg.create_schema()
+    try:
+        out["store_postgres"] = store_cost(pg)
+    finally:
+        pg.drop_schema()
+    pgc = PostgresStore(dsn, schema + "_c")
+    try:
+        out["core_postgres"] = core_cpu_cost(pgc)
+    finally:
+        pgc.drop_schema()
+    return out
 
 
 def main() -> None:
@@ -284,6 +335,13 @@ def main() -> None:
     ap.add_argument("--pg-nodes", type=int, default=2)
     ap.add_argument("--no-rate-limits", action="store_true", help="switch the shared buckets off")
     ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--skip-in-process", action="store_true", help="only the HTTP runs")
+    ap.add_argument(
+        "--client",
+        choices=["lean", "httpx"],
+        default="lean",
+        help="load generator: bench/vault_loadgen.py (default) or the CLI's VaultClient",
+    )
     args = ap.parse_args()
     report: dict[str, Any] = {
         "cpus": os.cpu_count(),
@@ -293,11 +351,8 @@ def main() -> None:
     report["server_crypto"] = server_crypto_cost()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        sq = SqliteStore(tmp / "store-only.db")
-        sq.create_schema()
-        report["store_sqlite"] = store_cost(sq)
-        cq = SqliteStore(tmp / "core-only.db")
-        report["core_sqlite"] = core_cpu_cost(cq)
+        if not args.skip_in_process:
+            report.update(in_process_sqlite(tmp))
         db = tmp / "vault.db"
         if not args.skip_sqlite:
             report["http_sqlite_1_node"] = run_nodes(SqliteStore(db), str(db), "x", 1, tmp, args)
@@ -307,15 +362,8 @@ def main() -> None:
             report["postgres"] = f"skipped: {exc}"
         else:
             schema = f"bench_{os.getpid()}"
-            pg = PostgresStore(args.pg_dsn, schema + "_s")
-            pg.create_schema()
-            report["store_postgres"] = store_cost(pg)
-            pg.drop_schema()
-            pgc = PostgresStore(args.pg_dsn, schema + "_c")
-            try:
-                report["core_postgres"] = core_cpu_cost(pgc)
-            finally:
-                pgc.drop_schema()
+            if not args.skip_in_process:
+                report.update(in_process_postgres(args.pg_dsn, schema))
             pg2 = PostgresStore(args.pg_dsn, schema)
             try:
                 report[f"http_postgres_{args.pg_nodes}_nodes"] = run_nodes(
@@ -323,8 +371,11 @@ def main() -> None:
                 )
             finally:
                 pg2.drop_schema()
+    report["server_crypto_after"] = server_crypto_cost()
     report["loadavg_after"] = os.getloadavg()
-    crypto = report["server_crypto"]["server_crypto_ms_per_login"]
+    crypto = statistics.fmean(
+        report[k]["server_crypto_ms_per_login"] for k in ("server_crypto", "server_crypto_after")
+    )
     for name, value in list(report.items()):
         if isinstance(value, dict) and "node_cpu_ms_per_login" in value:
             value["node_cpu_over_crypto_cpu"] = value["node_cpu_ms_per_login"] / crypto
