@@ -10,7 +10,7 @@ import pytest
 from coffer.engine.errors import UnsafePath
 from coffer.engine.snapshot import Node, Snapshot, check_component
 from coffer.errors import IntegrityError
-from coffer.ops.restore import restore
+from coffer.ops.restore import RestoreOptions, restore
 
 from .conftest import RepoHandle
 
@@ -62,7 +62,10 @@ def test_symlink_then_dir_of_same_name_cannot_escape(
     assert result.errors and result.errors[0]["path"] == "link"
 
 
-def test_symlink_already_in_target_is_not_followed(repo_handle: RepoHandle, tmp_path: Path) -> None:
+@pytest.mark.parametrize("overwrite", ["never", "if-changed", "always"])
+def test_symlink_already_in_target_is_not_followed(
+    repo_handle: RepoHandle, tmp_path: Path, overwrite: str
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     target = tmp_path / "target"
@@ -72,12 +75,16 @@ def test_symlink_already_in_target_is_not_followed(repo_handle: RepoHandle, tmp_
     repo = repo_handle.open()
     f1 = _file(repo, "file", b"data")
     inner = _file(repo, "inner", b"data")
-    snap_dir = repo.load_snapshot(
-        repo.save_snapshot(_snapshot([Node(name="dir", type="dir", children=[inner])]))
+    snap = repo.load_snapshot(
+        repo.save_snapshot(_snapshot([Node(name="dir", type="dir", children=[inner]), f1]))
     )
-    with pytest.raises(UnsafePath):
-        restore(repo_handle.open(), snap_dir, target)
-    snap_file = repo.load_snapshot(repo.save_snapshot(_snapshot([f1])))
-    restore(repo_handle.open(), snap_file, target)
-    assert list(outside.iterdir()) == []
-    assert not (target / "file").is_symlink() and (target / "file").read_bytes() == b"data"
+    result = restore(repo_handle.open(), snap, target, options=RestoreOptions(overwrite=overwrite))
+    assert list(outside.iterdir()) == []  # whatever the mode: nothing written through a link
+    if overwrite == "never":  # the links are the user's: kept, and said so
+        assert sorted(result.actions) == [("keep", "dir"), ("keep", "file")]
+        assert (target / "dir").is_symlink() and (target / "file").is_symlink()
+    else:  # replaced by what the snapshot has, never written through
+        assert (
+            not (target / "dir").is_symlink() and (target / "dir" / "inner").read_bytes() == b"data"
+        )
+        assert not (target / "file").is_symlink() and (target / "file").read_bytes() == b"data"

@@ -9,7 +9,7 @@ import pytest
 
 from coffer.cli.verify import compare_trees
 from coffer.ops.backup import BackupOptions, backup
-from coffer.ops.restore import restore
+from coffer.ops.restore import RestoreOptions, restore
 
 from .conftest import RepoHandle, make_tree
 
@@ -61,9 +61,10 @@ def test_restore_one_path(repo_handle: RepoHandle, tmp_path: Path) -> None:
     snap = backup(repo, [src]).snapshot
     target = tmp_path / "out"
     res = restore(repo_handle.open(), snap, target, path="src/media/voice")
-    assert res.files == 2
-    assert (target / "voice" / "a.opus").read_bytes() == (src / "media/voice/a.opus").read_bytes()
-    assert not (target / "notes.txt").exists()
+    assert res.files == 2  # at its place below the target, as a full restore puts it
+    voice = target / "src" / "media" / "voice"
+    assert (voice / "a.opus").read_bytes() == (src / "media/voice/a.opus").read_bytes()
+    assert not (target / "src" / "notes.txt").exists() and not (target / "voice").exists()
 
 
 def test_duplicate_content_is_stored_once(repo_handle: RepoHandle, tmp_path: Path) -> None:
@@ -173,8 +174,10 @@ def test_unwritable_target_entry_is_reported_and_leaves_nothing_partial(
     target = tmp_path / "out"
     (target / "src" / "a.txt").mkdir(parents=True)
     (target / "src" / "a.txt" / "keep").write_text("user data")  # a non-empty folder in the way
-    res = restore(repo_handle.open(), result.snapshot, target)
-    assert [e["path"] for e in res.errors] == ["src/a.txt"]
+    res = restore(
+        repo_handle.open(), result.snapshot, target, options=RestoreOptions(overwrite="always")
+    )
+    assert [(e["path"], e["kind"]) for e in res.errors] == [("src/a.txt", "unwritable")]
     assert (target / "src/b.txt").read_text() == "b"
     assert (target / "src/a.txt/keep").read_text() == "user data"
     assert not list(target.rglob("*coffer-partial*"))

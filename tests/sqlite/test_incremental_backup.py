@@ -7,6 +7,7 @@ only the changed segments, and restores to the same schema and rows as the sourc
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 from contextlib import closing
@@ -65,6 +66,8 @@ def test_second_backup_reuses_unchanged_segments(tmp_path: Path) -> None:
     for snap, name in ((first.snapshot, "one"), (second.snapshot, "two")):
         restore(repo, snap, tmp_path / name)
     assert list(canonical_dump(tmp_path / "two" / "src" / "chat.db")) == list(canonical_dump(db))
+    os.utime(db)  # new metadata, same content: a dump that reuses every segment (an untouched
+    # database is not dumped at all: tests/engine/test_unchanged_by_metadata.py)
     third = backup(repo, [src], BackupOptions(db_mode="logical"))
     node3 = _db_node(third.snapshot.tree)
     assert node3.extra["reused_rows"] == rows

@@ -10,7 +10,7 @@ import click
 
 from coffer.cli.context import Options, common_options, open_repository
 from coffer.cli.exclude_options import exclude_options
-from coffer.cli.output import BarProgress, emit_json, human_bytes
+from coffer.cli.output import BarProgress, emit_json, human_bytes, plural, safe_text
 from coffer.engine.locks import locked
 from coffer.errors import PartialBackup
 from coffer.ops.backup import BackupOptions, BackupResult, backup
@@ -51,7 +51,8 @@ def _print_human(result: BackupResult, seconds: float, dry_run: bool = False) ->
         f"{result.files_changed} changed, {result.files_unchanged} unchanged files"
     )
     for s in result.sources:
-        click.echo(f"  {s.path}: read {human_bytes(s.bytes_read)}, new {human_bytes(s.bytes_new)}")
+        read, new = human_bytes(s.bytes_read), human_bytes(s.bytes_new)
+        click.echo(f"  {safe_text(s.path)}: read {read}, new {new}")
     verb = "would add" if dry_run else "added"
     click.echo(
         f"{verb} {human_bytes(result.bytes_stored)} to the repository "
@@ -102,5 +103,6 @@ def command(
     if result.skipped:
         where = "(dry run)" if dry_run else f"in snapshot {result.snapshot.id[:8]} as skipped"
         raise PartialBackup(
-            f"{len(result.skipped)} source(s) could not be read and are listed {where}"
+            f"{plural(len(result.skipped), 'entry', 'entries')} could not be read and "
+            f"{'is' if len(result.skipped) == 1 else 'are'} listed {where}"
         )

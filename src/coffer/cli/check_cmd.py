@@ -6,7 +6,7 @@ import click
 
 from coffer.backends.base import ObjectType
 from coffer.cli.context import Options, common_options, open_repository
-from coffer.cli.output import BarProgress, emit_json, warn
+from coffer.cli.output import BarProgress, emit_json, plural, warn
 from coffer.engine.locks import locked
 from coffer.engine.repository import Repository
 from coffer.errors import IntegrityError, UsageError
@@ -64,10 +64,14 @@ def command(opts: Options, read_data: bool, subset_spec: str | None) -> None:
         )
     else:
         for w in report.warnings:
-            click.echo(f"warning: {w}", err=True)
-        what = f", read {report.packs_read} packs" if read_data else ""
-        click.echo(f"checked {report.snapshots} snapshots, {report.packs} packs{what}")
+            warn(w)
+        what = f", read {plural(report.packs_read, 'pack')}" if read_data else ""
+        click.echo(
+            f"checked {plural(report.snapshots, 'snapshot')}, {plural(report.packs, 'pack')}{what}"
+        )
         if report.ok:
             click.echo("no errors were found")
     if not report.ok:
-        raise IntegrityError(f"check found {len(report.errors)} problem(s): {report.errors[0]}")
+        raise IntegrityError(
+            f"check found {plural(len(report.errors), 'problem')}: {report.errors[0]}"
+        )

@@ -23,3 +23,10 @@ class UnsafePath(IntegrityError):
 
 class RestoreWriteError(CofferError):
     """A restored file could not be written into the target (name, permissions, space)."""
+
+
+class TargetFull(CofferError):
+    """The restore target has no space left (exit 14, like a full storage): the restore stopped
+    at once, and no partial file was left behind."""
+
+    exit_code = 14

@@ -5,8 +5,15 @@ Rules:
   whose snapshots are all complete; the next run adopts the packs an interrupted run left.
 - SQLite databases (recognised by header) are captured through the online backup API and cut
   into page-aligned chunks; their ``-wal``/``-shm``/``-journal`` companions are not stored.
-- A regular file whose (size, mtime, ctime, inode) match the parent snapshot and whose blobs are
-  all indexed is not read again (the parent snapshot is the files cache).
+- "Unchanged" is decided from metadata alone, as restic does: a regular file whose size, mtime,
+  ctime and inode match its entry in the parent snapshot (and whose blobs are all indexed) is
+  not opened at all — no header read, no pre-scan. Whether it is a database is taken from the
+  parent's node format. An unchanged database (same metadata, no ``-wal`` or ``-journal`` with
+  content, same database mode) reuses its parent node: it is not dumped again
+  (:meth:`BackupRun.reuse_unchanged` is the one hook for both kinds).
+- Each file counts once: *new* (no entry in the parent), *unchanged* (reused) or *changed*.
+- Files are opened ``O_NONBLOCK | O_NOFOLLOW`` and must still be regular files when opened: a
+  FIFO or symlink swapped in after the walk's ``lstat`` is skipped, never waited on.
 - A source that does not exist when the backup starts is a :class:`UsageError` (a mistyped
   path must not save an empty snapshot); nothing is written. A source or file that vanishes
   *during* the backup, or cannot be read, is skipped with a warning and listed in the
@@ -32,7 +39,7 @@ from coffer.backends.base import ObjectType
 from coffer.engine.chunker import Chunker
 from coffer.engine.compress import looks_compressed
 from coffer.engine.errors import RepositoryExists  # noqa: F401 - re-exported for callers
-from coffer.engine.progress import Progress
+from coffer.engine.progress import Bounded, Progress
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot, check_component, walk
 from coffer.engine.uploader import Uploader
@@ -40,9 +47,10 @@ from coffer.errors import IntegrityError, RepositoryError, UsageError
 from coffer.ops import dry_run
 from coffer.ops.backup_db import DatabaseStore
 from coffer.ops.exclude import ExcludeRules
-from coffer.sqlite.capture import companion_of, is_sqlite_header
+from coffer.sqlite.capture import COMPANION_SUFFIXES, companion_of, is_sqlite_header
 
 READ_SIZE = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass
@@ -106,26 +114,39 @@ def _require_sources(paths: list[Path]) -> None:
         raise UsageError(f"backup {what}: {', '.join(missing)} (nothing was backed up)")
 
 
-def _regular_files(paths: list[Path], rules: ExcludeRules) -> Iterator[tuple[str, int]]:
-    """Yield ``(path, size)`` of every regular file below ``paths`` the rules keep (lstat)."""
-    for p in paths:
+def _looks_like_companion(name: str, siblings: set[str]) -> bool:
+    """A ``-wal``/``-shm``/``-journal`` beside a file of the base name (no file is opened)."""
+    return any(name.endswith(s) and name[: -len(s)] in siblings for s in COMPANION_SUFFIXES)
+
+
+def _regular_files(
+    roots: list[tuple[Path, str]], rules: ExcludeRules
+) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Yield ``(path, snapshot path, lstat)`` of every regular file the rules keep; companions
+    of databases are left out (they are not stored). Nothing is opened."""
+    for p, top in roots:
         try:
             st = os.lstat(p)
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode):
-            yield str(p), st.st_size
+            yield str(p), top, st
         elif stat.S_ISDIR(st.st_mode):
             for root, dirs, names in os.walk(p):
                 dirs[:] = rules.subfolders(root, dirs)
+                rel_root = os.path.relpath(root, p)
+                prefix = top if rel_root == "." else f"{top}/{rel_root}"
+                siblings = set(names)
                 for n in rules.children(root, names):
+                    if _looks_like_companion(n, siblings):
+                        continue
                     full = os.path.join(root, n)
                     try:
                         s = os.lstat(full)
                     except OSError:
                         continue
                     if stat.S_ISREG(s.st_mode):
-                        yield full, s.st_size
+                        yield full, f"{prefix}/{n}", s
 
 
 class BackupRun:
@@ -134,7 +155,7 @@ class BackupRun:
     def __init__(self, repo: Repository, options: BackupOptions, progress: Progress) -> None:
         self.repo = repo
         self.opts = options
-        self.progress = progress
+        self.progress = Bounded(progress)  # a dump's size is not its file's: keep the bar honest
         self.chunker = Chunker(repo.keys.chunker, repo.params.chunker)
         self.databases = DatabaseStore(self)
         # local disks gain nothing from several packs in flight; remote stores hide latency
@@ -160,11 +181,14 @@ class BackupRun:
         if parent is not None:
             self.parent_files = {path: n for path, n in walk(parent.tree) if n.type == "file"}
         self.uploader.extra_packs = self.repo.adopt_unindexed_packs()
-        files = list(_regular_files(paths, self.opts.exclude))
-        total, nfiles = sum(size for _, size in files), len(files)
+        files = list(_regular_files(self.roots, self.opts.exclude))
+        total, nfiles = sum(st.st_size for _, _, st in files), len(files)
         self.progress.start(total, nfiles, "backup")
         try:
-            self.databases.start_early(name for name, _size in files)
+            # only files the parent cannot vouch for are looked at for a database header
+            self.databases.start_early(
+                path for path, rel, st in files if self._unchanged_parent(rel, st) is None
+            )
             tree = []
             for p, name in zip(paths, names, strict=True):
                 self._current = SourceStats(str(p))
@@ -173,8 +197,10 @@ class BackupRun:
                     node = self._visit(p, name, name)
                 if node is not None:
                     tree.append(node)
+            self.progress.phase("storing databases")
             self.databases.store_deferred()
             self.uploader.finish()
+            self.progress.complete()
         except BaseException:
             self.uploader.abort()
             raise
@@ -270,9 +296,10 @@ class BackupRun:
             self._skip(path, exc)
             return None
         names = self.opts.exclude.children(str(path), names)
+        siblings = set(names)
         for child in names:
             cpath = path / child
-            if companion_of(cpath) is not None:
+            if self._is_companion(cpath, f"{rel}/{child}", siblings):
                 continue
             try:
                 check_component(child)
@@ -284,46 +311,79 @@ class BackupRun:
                 node.children.append(cnode)
         return node
 
+    def _is_companion(self, path: Path, rel: str, siblings: set[str]) -> bool:
+        """A database's ``-wal``/``-shm``/``-journal``: known from the parent snapshot when the
+        database is unchanged there, else by reading the base file's header."""
+        if not _looks_like_companion(path.name, siblings):
+            return False
+        for suffix in COMPANION_SUFFIXES:
+            if path.name.endswith(suffix):
+                old = self.parent_files.get(rel[: -len(suffix)])
+                if old is not None and old.format.startswith("sqlite-"):
+                    return True
+        return companion_of(path) is not None
+
+    def _unchanged_parent(self, rel: str, st: os.stat_result) -> Node | None:
+        """The parent's node for ``rel`` if the file's metadata says it is unchanged."""
+        old = self.parent_files.get(rel)
+        meta = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        return old if old is not None and _same_metadata(old, *meta) else None
+
+    def reuse_unchanged(self, path: Path, node: Node, rel: str) -> bool:
+        """The walk's one hook for "unchanged → reuse the parent node", files and databases.
+
+        Decided without opening the file (``node`` holds the walk's lstat). A database must
+        also have no ``-wal``/``-journal`` with content (its committed state may be there, not
+        in the file) and be in this run's database mode; its node (format, stream details) is
+        taken over as it was.
+        """
+        old = self.parent_files.get(rel)
+        meta = (node.size, node.mtime_ns, node.ctime_ns, node.inode)
+        if old is None or not _same_metadata(old, *meta):
+            return False
+        if old.format.startswith("sqlite-"):
+            if old.format != f"sqlite-{self.databases.mode}" or _journal_has_content(path):
+                return False
+        elif old.format != "file":
+            return False
+        if not all(self.uploader.has(b) for b in old.content):
+            return False
+        node.format, node.content = old.format, list(old.content)
+        node.size, node.extra = old.size, dict(old.extra)
+        return True
+
     def _visit_file(self, path: Path, node: Node, rel: str) -> Node | None:
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(16)
-                fh.seek(0)
-                if is_sqlite_header(head):
-                    try:
-                        self._store_sqlite(path, node)
-                    except sqlite3.Error as exc:  # damaged, or not really a database
-                        self.store_as_bytes(path, fh, node, exc)
-                elif not self._reuse(node, rel):
-                    compressible = not looks_compressed(head)
-                    self._store_file(path, fh, node, try_compress=compressible)
-        except OSError as exc:
-            self._skip(path, exc)
-            return None
+        status = "new" if rel not in self.parent_files else "changed"
+        if self.reuse_unchanged(path, node, rel):
+            self.progress.advance(node.size)
+            status = "unchanged"
+        else:
+            try:
+                self._read_file(path, node)
+            except OSError as exc:
+                self._skip(path, exc)
+                return None
+        self.result_counts[status] += 1
         if self._current is not None:
             self._current.files += 1
         self.progress.file_done(rel)
         return node
 
-    def _reuse(self, node: Node, rel: str) -> bool:
-        old = self.parent_files.get(rel)
-        if old is None:
-            self.result_counts["new"] += 1
-            return False
-        same = (old.size, old.mtime_ns, old.ctime_ns, old.inode, old.format) == (
-            node.size,
-            node.mtime_ns,
-            node.ctime_ns,
-            node.inode,
-            "file",
-        )
-        if same and all(self.uploader.has(b) for b in old.content):
-            node.content = list(old.content)
-            self.result_counts["unchanged"] += 1
-            self.progress.advance(node.size)
-            return True
-        self.result_counts["changed"] += 1
-        return False
+    def _read_file(self, path: Path, node: Node) -> None:
+        fd = os.open(path, _OPEN_FLAGS)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the walk's lstat
+            os.close(fd)
+            raise OSError(0, "not a regular file any more")
+        with os.fdopen(fd, "rb") as fh:
+            head = fh.read(16)
+            fh.seek(0)
+            if is_sqlite_header(head):
+                try:
+                    self.databases.store(path, node, self._current)
+                except sqlite3.Error as exc:  # damaged, or not really a database
+                    self.store_as_bytes(path, fh, node, exc)
+            else:
+                self._store_file(path, fh, node, try_compress=not looks_compressed(head))
 
     # -- storing content ------------------------------------------------------------------
     def add_chunk(self, data: bytes | memoryview, node: Node, try_compress: bool) -> None:
@@ -348,10 +408,6 @@ class BackupRun:
         node.format, node.extra, node.content = "file", {}, []
         fh.seek(0)
         self._store_file(path, fh, node, try_compress=True)
-
-    def _store_sqlite(self, path: Path, node: Node) -> None:
-        self.result_counts["changed"] += 1
-        self.databases.store(path, node, self._current)
 
     @contextlib.contextmanager
     def measure(self, source: SourceStats | None) -> Iterator[None]:
@@ -405,6 +461,25 @@ class BackupRun:
             packs=up.packs,
             sources=self.source_stats,
         )
+
+
+def _same_metadata(old: Node, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> bool:
+    """Same mtime, ctime and inode — and size, except for a page-mode database, whose node
+    holds its consistent copy's size rather than the file's (ctime still moves on any write)."""
+    if (old.mtime_ns, old.ctime_ns, old.inode) != (mtime_ns, ctime_ns, inode):
+        return False
+    return old.format == "sqlite-pages" or old.size == size
+
+
+def _journal_has_content(db: Path) -> bool:
+    """A ``-wal`` or ``-journal`` beside ``db`` that is not empty (lstat only)."""
+    for suffix in ("-wal", "-journal"):
+        try:
+            if os.lstat(f"{db}{suffix}").st_size > 0:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _username() -> str:

@@ -7,13 +7,20 @@ Rules:
   restore writes the folder's other entries; at most two rebuilds run at once.
 - The rebuilt file is checked with ``quick_check`` (b-tree structure, constraints); a full
   ``integrity_check`` would only re-verify indexes SQLite has just built itself.
-- Only after the child succeeded is the file given its mode and mtime and renamed into place; a
-  failure is reported for that path (the restore goes on, or stops with ``strict``).
+- Only after the child succeeded is the file given its mode and mtime and put in place by
+  :func:`~coffer.ops.restore_place.place` (stale ``-wal``/``-journal`` moved aside first); a
+  failure is reported for that path (the restore goes on, or stops with ``strict``). A child
+  that failed because the target is full (SQLite's "database or disk is full", ``ENOSPC``)
+  stops the restore with :class:`~coffer.engine.errors.TargetFull`, as a full disk does for
+  any other file.
+- The scratch folder also holds ``aside/``, where old databases and their companions wait until
+  the restore ends (:class:`~coffer.ops.restore_place.Aside`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -25,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coffer.backends.base import BackendError
-from coffer.engine.errors import RestoreWriteError
 from coffer.engine.snapshot import Node
 from coffer.errors import IntegrityError
+from coffer.ops.restore_place import Aside, place
 from coffer.sqlite.proc import ProcessRestore
 
 if TYPE_CHECKING:
@@ -61,9 +68,16 @@ class DatabaseRebuilds:
         path = tempfile.mkdtemp(prefix=".coffer-restore-", dir=target)
         self.scratch_fd = os.open(path, _DIR_FLAGS)
         self.scratch_path = Path(path)
+        aside_fd = -1
         try:
+            os.mkdir("aside", 0o700, dir_fd=self.scratch_fd)
+            aside_fd = os.open("aside", _DIR_FLAGS, dir_fd=self.scratch_fd)
+            self.restorer.aside = Aside(aside_fd)
             yield
         finally:
+            self.restorer.aside = Aside(None)
+            if aside_fd >= 0:
+                os.close(aside_fd)
             os.close(self.scratch_fd)
             self.scratch_fd = None
             shutil.rmtree(path, ignore_errors=True)
@@ -91,19 +105,11 @@ class DatabaseRebuilds:
 
     def finish(self, dir_fd: int, job: DatabaseJob) -> None:
         """Move a finished rebuild into place, or report why it failed."""
-        from coffer.ops.restore import unlink_if_symlink
-
         if self.scratch_fd is None:
             raise IntegrityError("internal: no scratch folder for database restores")
-        if isinstance(job.error, IntegrityError | BackendError):
-            self.restorer.fail(job.rel, job.error)
-            return
-        if isinstance(job.error, OSError):
-            message = f"{job.rel}: cannot be rebuilt ({job.error.strerror or job.error})"
-            self.restorer.fail(job.rel, RestoreWriteError(message))
-            return
         if job.error is not None:
-            raise job.error
+            self._failed(job)
+            return
         node = job.node
         fd = os.open(job.tmp_name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.scratch_fd)
         try:
@@ -112,9 +118,25 @@ class DatabaseRebuilds:
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
-        unlink_if_symlink(dir_fd, node.name)
-        os.rename(job.tmp_name, node.name, src_dir_fd=self.scratch_fd, dst_dir_fd=dir_fd)
-        result = self.restorer.result
-        result.files += 1
-        result.bytes += size
-        self.restorer.progress.file_done(job.rel)
+        aside = self.restorer.aside
+        moved = place(dir_fd, node.name, self.scratch_fd, job.tmp_name, database=True, aside=aside)
+        self.restorer.placed(job.rel, size, moved, database=True)
+
+    def _failed(self, job: DatabaseJob) -> None:
+        error = job.error
+        if _is_full(error):
+            raise self.restorer.full(job.rel)
+        if isinstance(error, IntegrityError | BackendError):
+            self.restorer.fail(job.rel, error)
+        elif isinstance(error, OSError):
+            self.restorer.incomplete(job.rel, f"cannot be rebuilt ({error.strerror or error})")
+        elif error is not None:
+            raise error
+
+
+def _is_full(error: BaseException | None) -> bool:
+    """Did the rebuild fail because the target has no room (in this process or the child)?"""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(error)
+    return "database or disk is full" in text or "No space left on device" in text

@@ -68,9 +68,14 @@ def find_node(snap: Snapshot, rel: str) -> Node:
     return chain[-1]
 
 
-def select(snap: Snapshot, rels: list[str]) -> list[Node]:
-    """The tree reduced to the entries at ``rels`` and the folders leading to them."""
+def select(snap: Snapshot, rels: list[str]) -> tuple[list[Node], set[int]]:
+    """The tree reduced to the entries at ``rels`` and the folders leading to them.
+
+    Returns the nodes and the ``id()`` of the folders that hold only part of their children (the
+    ones above a selected entry): a restore's ``--delete`` must not empty those.
+    """
     root: list[Node] = []
+    partial: set[int] = set()
     for rel in rels:
         chain = _walk_to(snap.tree, rel.split("/"))
         if not chain:
@@ -81,9 +86,11 @@ def select(snap: Snapshot, rels: list[str]) -> list[Node]:
             have = next((n for n in level if n.name == node.name), None)
             if have is None:
                 have = copy.copy(node)
-                have.children = list(node.children) if last else []
+                have.children = []
                 level.append(have)
-            elif last:
+                partial.add(id(have))
+            if last and id(have) in partial:
                 have.children = list(node.children)
+                partial.discard(id(have))
             level = have.children
-    return root
+    return root, partial
