@@ -92,7 +92,7 @@ def test_an_unchanged_second_backup_opens_nothing_and_dumps_nothing(
     assert _counts(second) == (0, 0, 32) and second.bytes_read == 0
     db = next(n for n in second.snapshot.tree[0].children if n.name == "msgstore.db")
     old = next(n for n in first.snapshot.tree[0].children if n.name == "msgstore.db")
-    assert db.format == f"sqlite-{db_mode}" and db.content == old.content
+    assert db.format == f"sqlite-{db_mode}" and list(db.content) == list(old.content)
 
 
 def test_a_changed_database_is_dumped_and_only_it_is_opened(

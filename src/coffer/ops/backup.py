@@ -41,7 +41,7 @@ from coffer.engine.compress import looks_compressed
 from coffer.engine.errors import RepositoryExists  # noqa: F401 - re-exported for callers
 from coffer.engine.progress import Bounded, Progress
 from coffer.engine.repository import Repository
-from coffer.engine.snapshot import Node, Snapshot, check_component, walk
+from coffer.engine.snapshot import BlobList, Node, Snapshot, check_component, walk
 from coffer.engine.uploader import Uploader
 from coffer.errors import IntegrityError, RepositoryError, UsageError
 from coffer.ops import dry_run
@@ -348,7 +348,7 @@ class BackupRun:
             return False
         if not all(self.uploader.has(b) for b in old.content):
             return False
-        node.format, node.content = old.format, list(old.content)
+        node.format, node.content = old.format, BlobList(old.content)
         node.size, node.extra = old.size, dict(old.extra)
         return True
 
