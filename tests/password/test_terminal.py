@@ -143,3 +143,35 @@ def test_init_with_a_password_alone_asks_for_confirmation(tmp_path: Path) -> Non
         )
         assert code == 0 and not left, out
         assert "password slot" in out and "This is your recovery key" not in out
+
+
+def test_an_unreachable_vault_is_reported_before_the_password_prompt(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    env["COFFER_CONFIG"] = str(tmp_path / "cfg" / "config.toml")
+    env["COFFER_VAULT_MIN_KSF"] = "8,1"
+    good = tmp_path / "good.txt"
+    good.write_text(PASSWORD + "\n")
+    both, only = ["--repo", str(tmp_path / "both")], ["--repo", str(tmp_path / "only")]
+    with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
+        for repo, flag, account in (
+            (both, "--recovery-key", "uma"),
+            (only, "--no-recovery-key", "vic"),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "coffer", "init", *repo, "--vault", vault.url,
+                 "--account", account, "--password", flag, "--password-file", str(good)],
+                env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            if flag == "--recovery-key":
+                key = re.search(r"((?:[0-9A-Z]{4} ){15}[0-9A-Z]{4})", done.stdout)
+    assert key is not None
+    # the vault is gone: no password prompt; the recovery key is asked for where there is one
+    code, out, left = _in_terminal(["snapshots", *both], [("Recovery key", key.group(1))], env)
+    assert code == 0 and not left, out
+    assert "cannot reach the key vault" in out and "asking for the recovery key instead" in out
+    assert "Password" not in out
+    code, out, left = _in_terminal(["snapshots", *only], [], env)
+    assert code == 15 and "cannot reach the key vault" in out and "Password" not in out, out
