@@ -32,7 +32,7 @@ def test_every_example_of_docs_api_md_runs(
             exec(compile(code, f"docs/api.md block {number}", "exec"), namespace)
     printed = out.getvalue()
     # the examples that show an error must really have met it
-    assert "refused:" in printed and "exit code 11" in printed
-    assert "password too weak" in printed
-    assert "9 attempts left" in printed
+    assert "refused:" in printed and "exit code 11" in printed, printed
+    assert "password too weak" in printed, printed
+    assert "9 attempts left" in printed, printed
     assert re.search(r"saved [0-9a-f]{8} without \[.*pipe'\]", printed), printed

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine.cli_support import run_cli
+from engine.cli_support import run_cli, summary_line
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,16 +177,16 @@ def test_dry_run_writes_nothing_and_reports_what_the_backup_then_does(
     before = _objects(repo)
     r = run_cli(capsys, "backup", "--dry-run", "--json", str(src))
     assert r.code == 0, r.err
-    dry = json.loads(r.out)
+    dry = summary_line(r.out)
     assert _objects(repo) == before  # no pack, index, lock or snapshot
     assert dry["dry_run"] is True and dry["snapshot"] is None
     r = run_cli(capsys, "backup", "--dry-run", str(src))
     assert "dry run, nothing saved: 8 new" in r.out and "would add" in r.out
     r = run_cli(capsys, "backup", "--json", str(src))
-    real = json.loads(r.out)
+    real = summary_line(r.out)
     for field in ("files_new", "files_changed", "bytes_read", "bytes_new", "blobs_new"):
         assert dry[field] == real[field], field
     assert dry["files_new"] == 8 and real["snapshot"]
     r = run_cli(capsys, "backup", "--dry-run", "--json", str(src))
-    again = json.loads(r.out)
+    again = summary_line(r.out)
     assert again["files_unchanged"] == 8 and again["bytes_new"] == 0

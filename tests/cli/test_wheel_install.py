@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from engine.cli_support import summary_line
 
 from .wheelhouse import coffer_wheel, dependency_wheels, fresh_venv, tree_size
 
@@ -143,7 +144,7 @@ def test_init_backup_restore_check_browse_with_the_installed_script(
     common = ["--repo", str(repo), "--recovery-key-file", str(key)]
     r = installed.run("backup", *common, "--json", str(src))
     assert r.returncode == 0, r.stderr
-    snapshot = json.loads(r.stdout)["snapshot"]
+    snapshot = summary_line(r.stdout)["snapshot"]
     r = installed.run("snapshots", *common, "--json")
     assert [s["id"] for s in json.loads(r.stdout)] == [snapshot]
     target = tmp_path / "restored"

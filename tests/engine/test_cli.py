@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import run_cli
+from .cli_support import run_cli, summary_line
 from .conftest import make_tree
 
 
@@ -31,7 +31,7 @@ def test_init_backup_snapshots_ls_restore_check(
     kf = ["--recovery-key-file", str(env["key"])]
     r = run_cli(capsys, "backup", *kf, "--json", str(env["src"]))
     assert r.code == 0, r.err
-    summary = json.loads(r.out)
+    summary = r.summary()
     assert summary["files_new"] == 5 and summary["skipped"] == []
     assert summary["sources"][0]["bytes_new"] > 0
     r = run_cli(capsys, "snapshots", *kf, "--json")
@@ -45,7 +45,7 @@ def test_init_backup_snapshots_ls_restore_check(
     assert r.code == 0, r.err
     assert (target / "src/notes.txt").read_text() == (env["src"] / "notes.txt").read_text()
     r = run_cli(capsys, "check", *kf, "--read-data", "--json")
-    report = json.loads(r.out)
+    report = r.summary()
     assert r.code == 0 and report["ok"] and report["packs_read"] >= 1
 
 
@@ -106,7 +106,7 @@ def test_unreadable_file_is_skipped_with_a_warning_and_partial_exit(
     )
     assert proc.returncode == 3, proc.stderr
     assert "secret.txt" in proc.stderr and "Traceback" not in proc.stderr
-    summary = json.loads(proc.stdout)
+    summary = summary_line(proc.stdout)
     assert [s["path"] for s in summary["skipped"]] == [str(secret)]
     assert "ermission denied" in summary["skipped"][0]["error"]
     assert summary["files_new"] == 5  # everything else was stored

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from engine.cli_support import summary_line
 
 from coffer.backends.base import ObjectType
 from coffer.cli.main import main
@@ -27,7 +28,11 @@ class Run:
     err: str
 
     def json(self) -> object:
-        return json.loads(self.out)
+        """The output as JSON; for a JSON Lines stream (check), its summary line."""
+        try:
+            return json.loads(self.out)
+        except ValueError:
+            return summary_line(self.out)
 
 
 @pytest.fixture

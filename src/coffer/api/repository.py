@@ -30,15 +30,15 @@ from coffer.backends.registry import BackendOptions, open_backend
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotKind
 from coffer.engine import repository as engine
-from coffer.engine.errors import SnapshotNotFound
 from coffer.engine.locks import locked
 from coffer.engine.progress import Progress
-from coffer.engine.snapshot import Snapshot
 from coffer.errors import IntegrityError, PartialBackup, UsageError
 from coffer.ops import check as check_op
 from coffer.ops import restore as restore_op
+from coffer.ops import snapshot_filter
 from coffer.ops.backup import BackupOptions, backup
 from coffer.ops.exclude import ExcludeRules
+from coffer.ops.listing import list_snapshots
 from coffer.ops.snapshot_filter import SnapshotFilter
 
 Address = str | os.PathLike[str]
@@ -151,7 +151,8 @@ class Repository:
         """The snapshots, oldest first; ``host``, every one of ``tags`` and every one of
         ``paths`` (sources, absolute) narrow the list."""
         wanted = _filter(host, tags, paths)
-        return [SnapshotInfo.of(s) for s in wanted.apply(self._repo.snapshots())]
+        readable = list_snapshots(self._repo, with_times=False).snapshots  # damaged: left out
+        return [SnapshotInfo.of(s) for s in wanted.apply(readable)]
 
     def backup(
         self,
@@ -212,7 +213,7 @@ class Repository:
         folder = Path(os.fspath(target))
         with locked(self._repo):
             self._repo.load_index()
-            snap = self._resolve(snapshot, _filter(host, tags, paths))
+            snap = snapshot_filter.resolve(self._repo, snapshot, _filter(host, tags, paths))[0]
             result = restore_op.restore(
                 self._repo, snap, folder, path=path, strict=strict, progress=progress
             )
@@ -235,19 +236,6 @@ class Repository:
             message = f"check found {len(report.errors)} problem(s): {report.errors[0]}"
             raise _with_result(IntegrityError(message), report)
         return report
-
-    def _resolve(self, ref: str, wanted: SnapshotFilter) -> Snapshot:
-        if ref == "latest":
-            chosen = wanted.apply(self._repo.snapshots())
-            if not chosen:
-                what = f" matching {wanted.describe()}" if not wanted.empty else ""
-                raise SnapshotNotFound(f"the repository has no snapshot{what}")
-            return chosen[-1]
-        matches = [i for i in self._repo.snapshot_ids() if i.startswith(ref.lower())]
-        if len(matches) != 1:
-            what = "no snapshot" if not matches else f"{len(matches)} snapshots"
-            raise SnapshotNotFound(f"{what} match {ref!r}")
-        return self._repo.load_snapshot(matches[0])
 
 
 def _filter(host: str | None, tags: Iterable[str], paths: Iterable[str]) -> SnapshotFilter:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from coffer.cli import jsonstream
 from coffer.cli.context import Options, common_options, open_repository
 from coffer.cli.exclude_options import exclude_options
-from coffer.cli.output import BarProgress, emit_json, human_bytes, plural, safe_text
+from coffer.cli.jsonstream import progress_for
+from coffer.cli.output import human_bytes, plural, safe_text
 from coffer.engine.locks import locked
 from coffer.errors import PartialBackup
 from coffer.ops.backup import BackupOptions, BackupResult, backup
@@ -91,13 +93,13 @@ def command(
     bopts.exclude, bopts.dry_run = exclude, dry_run
     if host:
         bopts.hostname = host
-    progress = BarProgress(enabled=not (opts.quiet or opts.json))
+    progress, started = progress_for(opts), time.monotonic()
     with contextlib.nullcontext() if dry_run else locked(repo):  # a dry run writes no lock
         repo.load_index()
         result = backup(repo, list(sources), bopts, progress)
-    seconds = time.monotonic() - progress.started
+    seconds = time.monotonic() - started
     if opts.json:
-        emit_json(summary(result, dry_run))
+        jsonstream.summary(summary(result, dry_run))
     else:
         _print_human(result, seconds, dry_run)
     if result.skipped:

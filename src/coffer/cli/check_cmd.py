@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from coffer.backends.base import ObjectType
+from coffer.cli import jsonstream
 from coffer.cli.context import Options, common_options, open_repository
-from coffer.cli.output import BarProgress, emit_json, plural, warn
+from coffer.cli.jsonstream import progress_for
+from coffer.cli.output import plural, warn
 from coffer.engine.locks import locked
 from coffer.engine.repository import Repository
 from coffer.errors import IntegrityError, UsageError
@@ -37,7 +39,7 @@ def command(opts: Options, read_data: bool, subset_spec: str | None) -> None:
     if read_data and subset_spec is not None:
         raise UsageError("--read-data and --read-data-subset exclude each other")
     repo = open_repository(opts)
-    progress = BarProgress(enabled=not (opts.quiet or opts.json))
+    progress = progress_for(opts)
     record = VerifiedRecord.load(repo.repo_id)
     subset = None
     with locked(repo):
@@ -51,7 +53,7 @@ def command(opts: Options, read_data: bool, subset_spec: str | None) -> None:
     if read_data:
         _save_record(repo, record)
     if opts.json:
-        emit_json(
+        jsonstream.summary(
             {
                 "ok": report.ok,
                 "errors": report.errors,

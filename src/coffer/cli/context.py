@@ -52,6 +52,7 @@ class Options:
     password_command: str | None = None
     recovery_key_command: str | None = None
     repository_file: Path | None = None
+    verbose: int = 0
     _secrets: OutsideSecrets | None = field(default=None, repr=False)
 
     @property
@@ -117,6 +118,12 @@ def common_options(func: F) -> F:
     )
     @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
     @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
+    @click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="more output: -v lists each file backed up or restored, -vv unchanged ones too",
+    )
     @functools.wraps(func)
     def wrapper(
         repo: str | None,
@@ -133,13 +140,14 @@ def common_options(func: F) -> F:
         limit_download: float | None,
         as_json: bool,
         quiet: bool,
+        verbose: int,
         **kw: Any,
     ) -> Any:
         target = VaultTarget(vault_url, account, vault_key)
         opts = Options(repo, recovery_key_file, as_json, quiet, password_file, target, remember)
         opts.limit_upload, opts.limit_download = limit_upload, limit_download
         opts.password_command, opts.recovery_key_command = password_command, recovery_key_command
-        opts.repository_file = repository_file
+        opts.repository_file, opts.verbose = repository_file, verbose
         return func(opts, **kw)
 
     return wrapper  # type: ignore[return-value]

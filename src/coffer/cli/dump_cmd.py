@@ -9,7 +9,6 @@ stdout, which must not be a terminal. A damaged blob stops the stream with exit 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,33 +18,22 @@ import click
 
 from coffer.cli.context import Options, common_options, open_repository
 from coffer.cli.filter_options import resolve_filtered, snapshot_filter_options
-from coffer.engine.errors import PathNotInSnapshot
+from coffer.cli.ls_cmd import user_paths
+from coffer.cli.output import safe_text, warn
 from coffer.engine.locks import locked
-from coffer.engine.snapshot import Node, Snapshot, find
+from coffer.engine.snapshot import Node, Snapshot
 from coffer.errors import UsageError
+from coffer.ops import select
 from coffer.ops.dump import Dumper
 from coffer.ops.snapshot_filter import SnapshotFilter
 
 
-def locate(snap: Snapshot, path: str) -> tuple[list[Node], str]:
-    """The nodes ``path`` names in ``snap`` and the prefix their tar names get."""
+def locate(snap: Snapshot, path: str) -> list[Node]:
+    """The nodes ``path`` names in ``snap`` (``/``: the whole tree); :mod:`coffer.ops.select`
+    maps source paths, and ``ls``'s escapes are undone."""
     if path.strip("/") == "":
-        return snap.tree, ""
-    for candidate in _candidates(snap, path):
-        node = find(snap.tree, candidate)
-        if node is not None:
-            return [node], ""
-    raise PathNotInSnapshot(f"{path!r} is not in snapshot {snap.id[:8]}")
-
-
-def _candidates(snap: Snapshot, path: str) -> Iterator[str]:
-    """``path`` as an in-snapshot path, then as a path below one of the backup's sources."""
-    yield path.strip("/")
-    for source in snap.paths:
-        root = source.rstrip("/")
-        if path == root or path.startswith(root + "/"):
-            top = os.path.basename(root) or "root"
-            yield top + path[len(root) :]
+        return snap.tree
+    return [select.find_node(snap, user_paths(snap, [path])[0])]
 
 
 @contextlib.contextmanager
@@ -85,14 +73,17 @@ def command(
     repo = open_repository(opts)
     with locked(repo):
         repo.load_index()
-        snap = resolve_filtered(repo, snapshot, snapshot_filter)
-        nodes, prefix = locate(snap, path)
+        snap, warnings = resolve_filtered(repo, snapshot, snapshot_filter)
+        for line in warnings:
+            warn(line)
+        nodes = locate(snap, path)
         dumper = Dumper(repo)
         with _output(target) as out:
             if len(nodes) == 1 and nodes[0].type == "file":
                 dumper.file(nodes[0], out)
             elif len(nodes) == 1 and nodes[0].type == "symlink":
-                raise UsageError(f"{path!r} is a symlink to {nodes[0].target!r}; dump its target")
+                target_text = safe_text(nodes[0].target)
+                raise UsageError(f"'{safe_text(path)}' is a symlink to '{target_text}'")
             else:
-                dumper.tar(nodes, prefix, out)
+                dumper.tar(nodes, "", out)
             out.flush()

@@ -4,9 +4,10 @@ The matching rules are in :mod:`coffer.ops.snapshot_filter`. The decorated comma
 ``snapshot_filter: SnapshotFilter``. ``restore`` already uses ``--path`` for the entry to
 restore, so there the path filter is spelled ``--snapshot-path``.
 
-Resolving a snapshot reference under a filter (:func:`resolve_filtered`): ``latest`` is the
-newest matching snapshot; an ID or ID prefix must name a snapshot the filter matches (a
-mismatch is :class:`~coffer.engine.errors.SnapshotNotFound`, never a silent other snapshot).
+Resolving a snapshot reference under a filter (:func:`resolve_filtered`;
+:func:`coffer.ops.snapshot_filter.resolve` has the rules): ``latest`` is the newest matching
+snapshot; an ID or ID prefix must name a snapshot the filter matches (a mismatch is
+:class:`~coffer.engine.errors.SnapshotNotFound`, never a silent other snapshot).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
-from coffer.cli.context import resolve_snapshot
-from coffer.engine.errors import SnapshotNotFound
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Snapshot
+from coffer.ops import snapshot_filter
 from coffer.ops.snapshot_filter import SnapshotFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,16 +67,8 @@ def snapshot_filter_options(path_flag: str = "--path") -> Callable[[F], F]:
     return decorate
 
 
-def resolve_filtered(repo: Repository, ref: str, wanted: SnapshotFilter) -> Snapshot:
-    """The snapshot ``ref`` (``latest`` or an ID prefix) names among those ``wanted`` matches."""
-    if wanted.empty:
-        return repo.load_snapshot(resolve_snapshot(repo, ref))
-    if ref == "latest":
-        chosen = wanted.apply(repo.snapshots())
-        if not chosen:
-            raise SnapshotNotFound(f"no snapshot matches {wanted.describe()}")
-        return chosen[-1]
-    snap = repo.load_snapshot(resolve_snapshot(repo, ref))
-    if not wanted.matches(snap):
-        raise SnapshotNotFound(f"snapshot {snap.id[:8]} does not match {wanted.describe()}")
-    return snap
+def resolve_filtered(
+    repo: Repository, ref: str, wanted: SnapshotFilter
+) -> tuple[Snapshot, list[str]]:
+    """The snapshot ``ref`` names among those ``wanted`` matches, and warnings to print."""
+    return snapshot_filter.resolve(repo, ref, wanted)

@@ -10,12 +10,15 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import click
 
+from coffer.backends.base import ObjectNotFound
 from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
-from coffer.cli.output import BarProgress, emit_json, human_bytes
+from coffer.cli.filter_options import resolve_filtered, snapshot_filter_options
+from coffer.cli.output import BarProgress, emit_json, human_bytes, safe_text
 from coffer.engine.locks import locked, remove_stale_locks
 from coffer.engine.repository import Repository
 from coffer.errors import UsageError
@@ -24,6 +27,7 @@ from coffer.ops.forget import forget
 from coffer.ops.prune import DEFAULT_GRACE, PruneOptions, PruneReport, prune
 from coffer.ops.repair import repair_index, repair_snapshots
 from coffer.ops.retention import GroupDecision, Policy, parse_duration
+from coffer.ops.snapshot_filter import SnapshotFilter
 from coffer.ops.stats import raw_stats, restore_stats
 
 
@@ -123,33 +127,42 @@ def _print_forget(decisions: list[GroupDecision], dry_run: bool) -> None:
 
 @click.command("forget")
 @common_options
+@click.argument("snapshot_ids", nargs=-1, metavar="[ID]...")
 @click.option("--keep-last", "last", type=int, default=0, help="keep the N newest")
 @click.option("--keep-hourly", "hourly", type=int, default=0, help="keep the newest of N hours")
 @click.option("--keep-daily", "daily", type=int, default=0, help="keep the newest of N days")
 @click.option("--keep-weekly", "weekly", type=int, default=0, help="keep the newest of N weeks")
-@click.option("--keep-monthly", "monthly", type=int, default=0, help="... of N months")
-@click.option("--keep-yearly", "yearly", type=int, default=0, help="... of N years")
+@click.option("--keep-monthly", "monthly", type=int, default=0, help="keep the newest of N months")
+@click.option("--keep-yearly", "yearly", type=int, default=0, help="keep the newest of N years")
 @click.option("--keep-within", "within", help="keep all within this duration of the newest")
-@click.option("--host", help="only snapshots of this hostname")
+@snapshot_filter_options()
 @click.option("--dry-run", is_flag=True, help="show what would be removed")
 @click.option("--prune", "then_prune", is_flag=True, help="prune afterwards")
 @_MAX_UNUSED
 @_GRACE
 def forget_cmd(
     opts: Options,
+    snapshot_ids: tuple[str, ...],
     within: str | None,
-    host: str | None,
+    snapshot_filter: SnapshotFilter,
     dry_run: bool,
     then_prune: bool,
     max_unused: str,
     grace: str | None,
     **keep: int,
 ) -> None:
-    """Remove snapshots according to a retention policy, per host and paths."""
+    """Remove the snapshots given by ID (or a unique ID prefix), or those a retention policy
+    does not keep (per host and paths)."""
+    if snapshot_ids:
+        if within or any(keep.values()):
+            raise UsageError("give snapshot IDs or a --keep-* policy, not both")
+        popts = _prune_options(max_unused, grace, False) if then_prune and not dry_run else None
+        _forget_ids(opts, snapshot_ids, snapshot_filter, dry_run, popts)
+        return
     policy = _policy(keep, within)
     popts = _prune_options(max_unused, grace, False) if then_prune and not dry_run else None
     repo = open_repository(opts)
-    decisions = forget(repo, policy, host=host, dry_run=dry_run)
+    decisions = forget(repo, policy, dry_run=dry_run, wanted=snapshot_filter)
     pruned = None
     if popts is not None:
         pruned = prune(repo, popts, BarProgress(enabled=not (opts.quiet or opts.json)))
@@ -158,6 +171,38 @@ def forget_cmd(
         emit_json(doc if pruned is None else {"forget": doc, "prune": _prune_json(pruned)})
         return
     _print_forget(decisions, dry_run)
+    if pruned is not None:
+        _print_prune(pruned, False)
+
+
+def _forget_ids(
+    opts: Options,
+    refs: tuple[str, ...],
+    wanted: SnapshotFilter,
+    dry_run: bool,
+    popts: PruneOptions | None,
+) -> None:
+    """``forget ID...``: every reference must name one snapshot (the filter, if any, too)."""
+    repo = open_repository(opts)
+    with locked(repo, exclusive=not dry_run):
+        chosen = {}
+        for ref in refs:
+            snap = resolve_filtered(repo, ref, wanted)[0]
+            chosen[snap.id] = snap
+        if not dry_run:
+            for oid in chosen:
+                with contextlib.suppress(ObjectNotFound):
+                    repo.remove_snapshot(oid)
+    pruned = (
+        prune(repo, popts, BarProgress(enabled=not (opts.quiet or opts.json))) if popts else None
+    )
+    if opts.json:
+        doc: dict[str, object] = {"removed": list(chosen), "dry_run": dry_run}
+        emit_json(doc if pruned is None else {"forget": doc, "prune": _prune_json(pruned)})
+        return
+    for snap in chosen.values():
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} snapshot {snap.id[:8]} ({snap.time[:19]}, {safe_text(snap.hostname)})")
     if pruned is not None:
         _print_prune(pruned, False)
 

@@ -12,11 +12,12 @@ import stat
 import click
 
 from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.filter_options import resolve_filtered, snapshot_filter_options
 from coffer.cli.output import emit_json, safe_text, unescape, warn
 from coffer.engine.errors import PathNotInSnapshot
 from coffer.engine.snapshot import Snapshot, walk
 from coffer.ops import select
-from coffer.ops.listing import resolve_snapshot
+from coffer.ops.snapshot_filter import SnapshotFilter
 
 
 def user_paths(snap: Snapshot, texts: list[str]) -> list[str]:
@@ -36,10 +37,13 @@ def user_paths(snap: Snapshot, texts: list[str]) -> list[str]:
 @common_options
 @click.argument("snapshot")
 @click.argument("path", required=False)
-def command(opts: Options, snapshot: str, path: str | None) -> None:
+@snapshot_filter_options()
+def command(
+    opts: Options, snapshot: str, path: str | None, snapshot_filter: SnapshotFilter
+) -> None:
     """List the files in SNAPSHOT (an ID prefix or 'latest'), below PATH if given."""
     repo = open_repository(opts)
-    snap, warnings = resolve_snapshot(repo, snapshot)
+    snap, warnings = resolve_filtered(repo, snapshot, snapshot_filter)
     for line in warnings:
         warn(line)
     nodes = snap.tree

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("coffer.cli.export_cmd", "export"),
     "dump": ("coffer.cli.dump_cmd", "command"),
     "generate": ("coffer.cli.generate_cmd", "command"),
+    "find": ("coffer.cli.find_cmd", "command"),
 }
 
 
@@ -87,37 +88,47 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
+    """Run the CLI and return its exit code (with ``--json``, errors are JSON lines too)."""
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         cli.main(args=argv, prog_name="coffer", standalone_mode=False)
     except CofferError as exc:
         from coffer.cli.output import safe_text  # rich loads only when a message is shown
 
-        click.echo(f"coffer: error: {safe_text(str(exc))}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("coffer: aborted", err=True)
-        return EXIT_INTERRUPTED
+        return _fail(as_json, exc, exc.exit_code, f"coffer: error: {safe_text(str(exc))}")
+    except click.exceptions.Abort as exc:
+        return _fail(as_json, exc, EXIT_INTERRUPTED, "coffer: aborted")
     except click.ClickException as exc:
+        if as_json:
+            return _fail(True, exc, exc.exit_code, exc.format_message())
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("coffer: interrupted", err=True)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _fail(as_json, exc, EXIT_INTERRUPTED, "coffer: interrupted")
     except BrokenPipeError:
         return 1
     except Exception as exc:
         if os.environ.get("COFFER_DEBUG"):
             traceback.print_exc()
-        click.echo(
+        text = (
             f"coffer: internal error: {type(exc).__name__}: {exc} "
-            "(this is a bug; rerun with COFFER_DEBUG=1 for details)",
-            err=True,
+            "(this is a bug; rerun with COFFER_DEBUG=1 for details)"
         )
-        return 1
+        return _fail(as_json, exc, 1, text)
     return 0
+
+
+def _fail(as_json: bool, exc: BaseException, code: int, text: str) -> int:
+    """Report the error that ends the command: one line of text, or one JSON line."""
+    if as_json:
+        from coffer.cli.jsonstream import fatal
+
+        fatal(exc, code, text.removeprefix("coffer: "))
+    else:
+        click.echo(text, err=True)
+    return code
 
 
 def entry() -> None:

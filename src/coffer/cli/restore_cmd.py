@@ -14,19 +14,22 @@ from pathlib import Path
 
 import click
 
+from coffer.cli import jsonstream
 from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.filter_options import resolve_filtered, snapshot_filter_options
+from coffer.cli.jsonstream import progress_for
 from coffer.cli.ls_cmd import user_paths
-from coffer.cli.output import BarProgress, emit_json, human_bytes, human_time, plural, safe_text
+from coffer.cli.output import human_bytes, human_time, plural, safe_text
 from coffer.cli.output import warn as print_warning
 from coffer.engine.locks import locked
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot
 from coffer.errors import IntegrityError, RestoreIncomplete
 from coffer.ops import select
-from coffer.ops.listing import resolve_snapshot
 from coffer.ops.restore import RestoreOptions, RestoreResult, restore
 from coffer.ops.restore_plan import DEFAULT_OVERWRITE, OVERWRITE_MODES
 from coffer.ops.restore_verify import VerifyReport, verify_restored
+from coffer.ops.snapshot_filter import SnapshotFilter
 
 _SHOWN = 5  # entries listed by name in a summary line
 _VERBS = {
@@ -91,7 +94,7 @@ def _print(snap: Snapshot, target: Path, result: RestoreResult, opts: RestoreOpt
 
 def _json(snap: Snapshot, target: Path, result: RestoreResult, report: VerifyReport | None) -> None:
     counts = {a: result.count(a) for a in ("create", "replace", "unchanged", "keep", "delete")}
-    emit_json(
+    jsonstream.summary(
         {
             "snapshot": snap.id,
             "target": str(target),
@@ -167,6 +170,7 @@ def _raise_for(result: RestoreResult, report: VerifyReport | None) -> None:
 @click.option("--dry-run", is_flag=True, help="list what would be done; write nothing")
 @click.option("--verify", is_flag=True, help="then compare TARGET with the snapshot by content")
 @click.option("--strict", is_flag=True, help="stop at the first entry that cannot be restored")
+@snapshot_filter_options(path_flag="--snapshot-path")
 def command(
     opts: Options,
     snapshot: str,
@@ -177,6 +181,7 @@ def command(
     dry_run: bool,
     verify: bool,
     strict: bool,
+    snapshot_filter: SnapshotFilter,
 ) -> None:
     """Restore SNAPSHOT (an ID prefix or 'latest') into the folder TARGET.
 
@@ -186,10 +191,10 @@ def command(
     checked without writing anything.
     """
     repo = open_repository(opts)
-    progress = BarProgress(enabled=not (opts.quiet or opts.json))
+    progress = progress_for(opts)
     with locked(repo):
         repo.load_index()
-        snap, warnings = resolve_snapshot(repo, snapshot)
+        snap, warnings = resolve_filtered(repo, snapshot, snapshot_filter)
         for line in warnings:
             print_warning(line)
         ropts = RestoreOptions(

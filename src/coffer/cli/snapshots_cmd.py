@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from coffer.cli.context import Options, common_options, open_repository
+from coffer.cli.filter_options import snapshot_filter_options
 from coffer.cli.output import emit_json, human_bytes, human_time, plural, safe_text, warn
 from coffer.engine.snapshot import Snapshot, walk
 from coffer.ops.listing import list_snapshots
+from coffer.ops.snapshot_filter import SnapshotFilter
 
 
 def _size(s: Snapshot) -> int:
@@ -34,17 +36,22 @@ def _row(s: Snapshot) -> dict[str, object]:
 
 @click.command("snapshots")
 @common_options
-def command(opts: Options) -> None:
+@snapshot_filter_options()
+def command(opts: Options, snapshot_filter: SnapshotFilter) -> None:
     """List the snapshots in the repository (and name any that cannot be read)."""
     repo = open_repository(opts)
     listing = list_snapshots(repo, with_times=False)
     for line in listing.warnings():
         warn(line)
+    listing.snapshots = snapshot_filter.apply(listing.snapshots)
     if opts.json:
         emit_json([_row(s) for s in listing.snapshots])
         return
     if not listing.snapshots:
-        click.echo("no snapshots" if not listing.damaged else "no readable snapshots")
+        if not snapshot_filter.empty:
+            click.echo(f"no snapshot matches {snapshot_filter.describe()}")
+        else:
+            click.echo("no snapshots" if not listing.damaged else "no readable snapshots")
         return
     click.echo(f"{'ID':<10}{'time':<27}{'host':<16}{'size':>11}  paths")
     for s in listing.snapshots:

@@ -21,6 +21,10 @@ class Progress:
     def file_done(self, path: str) -> None:
         """One more file finished."""
 
+    def item(self, path: str, action: str, size: int) -> None:
+        """One entry was handled: ``new``, ``changed`` or ``unchanged`` (backup), ``restored``
+        (restore); ``size`` in bytes. Called just before :meth:`file_done`."""
+
     def phase(self, label: str) -> None:
         """The work entered a phase worth naming (e.g. "rebuilding database chat.db")."""
 
@@ -54,6 +58,9 @@ class Bounded(Progress):
 
     def file_done(self, path: str) -> None:
         self.inner.file_done(path)
+
+    def item(self, path: str, action: str, size: int) -> None:
+        self.inner.item(path, action, size)
 
     def phase(self, label: str) -> None:
         self.inner.phase(label)

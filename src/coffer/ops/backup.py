@@ -366,6 +366,7 @@ class BackupRun:
         self.result_counts[status] += 1
         if self._current is not None:
             self._current.files += 1
+        self.progress.item(rel, status, node.size)
         self.progress.file_done(rel)
         return node
 

@@ -13,14 +13,21 @@ from coffer.backends.base import ObjectNotFound, ObjectType
 from coffer.engine.locks import locked
 from coffer.engine.repository import Repository
 from coffer.ops.retention import GroupDecision, Policy, apply_policy
+from coffer.ops.snapshot_filter import SnapshotFilter
 
 
 def forget(
-    repo: Repository, policy: Policy, host: str | None = None, dry_run: bool = False
+    repo: Repository,
+    policy: Policy,
+    host: str | None = None,
+    dry_run: bool = False,
+    wanted: SnapshotFilter | None = None,
 ) -> list[GroupDecision]:
-    """Apply ``policy`` (to ``host``'s snapshots only, when given); return the decisions."""
+    """Apply ``policy`` (to ``host``'s snapshots only, when given, and to those ``wanted``
+    matches — restic's ``--host/--tag/--path``); return the decisions."""
     with locked(repo, exclusive=not dry_run):
         snaps = [s for s in repo.snapshots() if host is None or s.hostname == host]
+        snaps = wanted.apply(snaps) if wanted is not None else snaps
         decisions = apply_policy(snaps, policy)
         if not dry_run:
             for d in decisions:

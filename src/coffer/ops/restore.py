@@ -396,6 +396,7 @@ class Restorer:
         if database:
             self.result.databases.append(rel)
         self._note_companions(rel, moved)
+        self.progress.item(rel, "restored", size)
         self.progress.file_done(rel)
 
     def _note_companions(self, rel: str, moved: list[str]) -> None:

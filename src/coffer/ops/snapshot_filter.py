@@ -11,7 +11,11 @@ Rules (restic's, so its users' scripts mean the same thing here):
 - No filter matches everything. :func:`latest` picks the newest matching snapshot by its sealed
   time; a tie is broken by ID so the answer never depends on listing order.
 
-Sans-I/O: the filter looks only at snapshot headers (host, tags, paths, time), never at trees.
+The filter itself is pure: it looks only at snapshot headers (host, tags, paths, time), never at
+trees. :func:`resolve` applies it to a repository's listing with :mod:`coffer.ops.listing`'s
+rules: ``latest`` under a filter is the newest *matching* readable snapshot, refused
+(:class:`~coffer.ops.listing.LatestIsAmbiguous`) when a damaged object — whose host and tags
+cannot be read — may be newer; an ID or ID prefix must name a snapshot the filter matches.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from coffer.backends.base import BackendError, ObjectType
+from coffer.engine.errors import SnapshotNotFound
+from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Snapshot
+from coffer.ops import listing
 
 
 def _clean(path: str) -> str:
@@ -79,3 +87,31 @@ def latest(snaps: Sequence[Snapshot], wanted: SnapshotFilter) -> Snapshot | None
     """The newest snapshot ``wanted`` matches, or None."""
     chosen = wanted.apply(snaps)
     return chosen[-1] if chosen else None
+
+
+def resolve(repo: Repository, ref: str, wanted: SnapshotFilter) -> tuple[Snapshot, list[str]]:
+    """``latest`` or an ID prefix, under ``wanted`` → ``(snapshot, warnings)`` (module rules)."""
+    if wanted.empty:
+        return listing.resolve_snapshot(repo, ref)
+    if ref != "latest":
+        snap, warnings = listing.resolve_snapshot(repo, ref)
+        if not wanted.matches(snap):
+            raise SnapshotNotFound(f"snapshot {snap.id[:8]} does not match {wanted.describe()}")
+        return snap, warnings
+    full = listing.list_snapshots(repo, with_times=False)
+    chosen = listing.SnapshotListing(wanted.apply(full.snapshots), full.damaged)
+    if not chosen.snapshots and not chosen.damaged:
+        raise SnapshotNotFound(f"no snapshot matches {wanted.describe()}")
+    if chosen.damaged:  # the storage's write times decide whether they may be newer
+        full = listing.list_snapshots(repo)
+        chosen = listing.SnapshotListing(wanted.apply(full.snapshots), full.damaged)
+        if chosen.snapshots:
+            chosen.stored_at[chosen.snapshots[-1].id] = _written(repo, chosen.snapshots[-1].id)
+    return chosen.latest(), full.warnings()
+
+
+def _written(repo: Repository, oid: str) -> float | None:
+    try:
+        return repo.backend.modified(ObjectType.SNAPSHOTS, oid)
+    except BackendError:
+        return None
