@@ -29,12 +29,14 @@ Exceptions (``exit_code`` is what the CLI exits with for each)::
     │   └── RepositoryLocked (13)     another process holds a conflicting lock
     ├── WrongKey (11)                 no key slot opens with that key or password
     │   ├── PasswordRejected          wrong password (``attempts_left`` at the vault)
-    │   └── NoSecret                  no key given, and no remembered one
+    │   ├── NoSecret                  no key given, and no remembered one
+    │   └── StalePassword (16)        a password that already failed here was not sent again
     ├── IntegrityError (12)           stored data failed authentication (``result``: see below)
     ├── BackendError (14)             storage unreachable, full, or refusing
     ├── VaultError (15)               the key vault is unreachable or refused
     │   ├── VaultUnreachable
     │   └── PasswordLocked            the vault destroyed the key after too many guesses
+    ├── RestoreIncomplete (17)        some entries could not be written into the target
     └── PartialBackup (3)             the backup was saved but skipped unreadable files
 
 A method that finished its work but ends with an error — a backup that skipped files, a
@@ -80,6 +82,8 @@ _EXPORTS: dict[str, str] = {
     "VaultUnreachable": "coffer.unlock.errors",
     "PasswordLocked": "coffer.unlock.errors",
     "PartialBackup": "coffer.errors",
+    "StalePassword": "coffer.errors",
+    "RestoreIncomplete": "coffer.errors",
 }
 __all__ = [
     "BackendError",
@@ -97,10 +101,12 @@ __all__ = [
     "RepositoryError",
     "RepositoryExists",
     "RepositoryLocked",
+    "RestoreIncomplete",
     "RestoreSummary",
     "Skipped",
     "SnapshotInfo",
     "SnapshotNotFound",
+    "StalePassword",
     "UsageError",
     "VaultError",
     "VaultUnreachable",
@@ -128,6 +134,8 @@ if TYPE_CHECKING:
         PartialBackup,
         RepositoryError,
         RepositoryLocked,
+        RestoreIncomplete,
+        StalePassword,
         UsageError,
         VaultError,
         WrongKey,

@@ -209,3 +209,25 @@ def test_a_second_store_is_independent(tmp_path: Path) -> None:
     b, _ = coffer.Repository.init(tmp_path / "rb")
     assert a.backup([a_store]).files_new == 4 and b.backup([b_store]).files_new == 4
     assert a.id != b.id and len(a.snapshots()) == len(b.snapshots()) == 1
+
+
+def test_restore_keeps_existing_entries_unless_told_and_reports_what_it_could_not_write(
+    store: Path, tmp_path: Path
+) -> None:
+    repo, _key = coffer.Repository.init(tmp_path / "repo")
+    repo.backup([store])
+    out = tmp_path / "out"
+    assert repo.restore(out).files == 4
+    notes = out / "chat-store" / "notes.txt"
+    notes.write_text("edited after the restore")
+    assert repo.restore(out).files == 0 and notes.read_text() == "edited after the restore"
+    assert repo.restore(out, overwrite="always").files >= 1
+    assert notes.read_bytes() == (store / "notes.txt").read_bytes()
+    notes.unlink()
+    notes.mkdir()  # a folder where the snapshot has a file
+    (notes / "inside").write_text("x")
+    with pytest.raises(coffer.RestoreIncomplete) as caught:
+        repo.restore(out, overwrite="always")
+    summary = caught.value.result
+    assert isinstance(summary, coffer.RestoreSummary) and caught.value.exit_code == 17
+    assert [e.path for e in summary.errors] == ["chat-store/notes.txt"]

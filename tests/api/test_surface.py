@@ -15,7 +15,8 @@ PUBLIC = {
     "BackendError", "BackupSummary", "CheckReport", "CofferError", "IntegrityError",
     "MissingExtra", "NoSecret", "PartialBackup", "PasswordLocked", "PasswordRejected",
     "Progress", "Repository", "RepositoryError", "RepositoryExists", "RepositoryLocked",
-    "RestoreSummary", "Skipped", "SnapshotInfo", "SnapshotNotFound", "UsageError",
+    "RestoreIncomplete", "RestoreSummary", "Skipped", "SnapshotInfo", "SnapshotNotFound",
+    "StalePassword", "UsageError",
     "VaultError", "VaultUnreachable", "WeakPassword", "WrongKey",
 }  # fmt: skip
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"

@@ -32,13 +32,14 @@ from coffer.crypto.slots import SlotKind
 from coffer.engine import repository as engine
 from coffer.engine.locks import locked
 from coffer.engine.progress import Progress
-from coffer.errors import IntegrityError, PartialBackup, UsageError
+from coffer.errors import IntegrityError, PartialBackup, RestoreIncomplete, UsageError
 from coffer.ops import check as check_op
 from coffer.ops import restore as restore_op
 from coffer.ops import snapshot_filter
 from coffer.ops.backup import BackupOptions, backup
 from coffer.ops.exclude import ExcludeRules
 from coffer.ops.listing import list_snapshots
+from coffer.ops.restore import RestoreOptions
 from coffer.ops.snapshot_filter import SnapshotFilter
 
 Address = str | os.PathLike[str]
@@ -198,6 +199,8 @@ class Repository:
         snapshot: str = "latest",
         *,
         path: str | None = None,
+        overwrite: str = "never",
+        delete: bool = False,
         strict: bool = False,
         host: str | None = None,
         tags: Iterable[str] = (),
@@ -205,22 +208,31 @@ class Repository:
         progress: Progress | None = None,
     ) -> RestoreSummary:
         """Restore ``snapshot`` (an ID, a unique ID prefix or ``"latest"``; the filters narrow
-        what ``latest`` means) into the folder ``target``; ``path`` restores one entry of it.
+        what ``latest`` means) into the folder ``target``; ``path`` restores one entry of it,
+        keeping its place in the snapshot's layout.
 
-        Only authenticated data is written. Raises ``IntegrityError`` (its ``result`` is the
-        summary) when some entries could not be restored; ``strict`` stops at the first one.
+        An entry ``target`` already has is kept unless ``overwrite`` is ``"if-changed"``,
+        ``"if-newer"`` or ``"always"``; ``delete`` removes entries the snapshot lacks. Only
+        authenticated data is written. When some entries could not be restored this raises
+        ``IntegrityError`` (the repository's data is damaged) or ``RestoreIncomplete`` (the
+        target refused, or a file is in use) — its ``result`` is the summary; ``strict`` stops
+        at the first such entry.
         """
         folder = Path(os.fspath(target))
+        options = RestoreOptions(overwrite=overwrite, delete=delete, strict=strict)
         with locked(self._repo):
             self._repo.load_index()
             snap = snapshot_filter.resolve(self._repo, snapshot, _filter(host, tags, paths))[0]
             result = restore_op.restore(
-                self._repo, snap, folder, path=path, strict=strict, progress=progress
+                self._repo, snap, folder, path=path, options=options, progress=progress
             )
         summary = RestoreSummary.of(result, snap.id, folder)
-        if summary.errors:
-            message = f"{len(summary.errors)} entries could not be restored"
+        if result.damaged:
+            message = f"{len(result.damaged)} entries not restored: their data is damaged"
             raise _with_result(IntegrityError(message), summary)
+        if result.incomplete:
+            message = f"{len(result.incomplete)} entries could not be written into {folder}"
+            raise _with_result(RestoreIncomplete(message), summary)
         return summary
 
     def check(self, *, read_data: bool = False, progress: Progress | None = None) -> CheckReport:
@@ -248,7 +260,9 @@ def _filter(host: str | None, tags: Iterable[str], paths: Iterable[str]) -> Snap
     )
 
 
-def _with_result(exc: PartialBackup | IntegrityError, result: object) -> Exception:
+def _with_result(
+    exc: PartialBackup | IntegrityError | RestoreIncomplete, result: object
+) -> Exception:
     exc.result = result
     return exc
 
