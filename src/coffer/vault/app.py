@@ -19,8 +19,12 @@ Rules:
   explicit :class:`HttpSettings` limits use per-process buckets (tests, the embedded vault).
 - ``/v1/health`` (alive: no I/O) and ``/v1/ready`` (the store answers and holds this node's
   public key) are not rate-limited.
-- Handlers run in the thread pool (the store and the crypto are blocking and release the GIL);
-  the shared rate-limit check runs in the same thread hop as the handler.
+- ``recover/start`` and ``recover/finish`` (every login) run as flows
+  (:mod:`coffer.vault.fastpath`): with PostgreSQL their store statements are awaited on the
+  event loop (async connections, one statement per round trip, the rate-limit tokens taken in
+  the first) and only a rare fallback goes to a thread; with SQLite the whole flow runs in one
+  thread hop. The other handlers run in the thread pool (the store and the crypto are blocking
+  and release the GIL), the shared rate-limit check in the same thread hop as the handler.
 - Test-only hook: with ``COFFER_VAULT_TEST_CRASH_AFTER_COMMIT=1`` in its environment the node
   calls ``os._exit(75)`` right after committing an attempt, before sending the KE2 — the crash
   test's way of killing a node at the worst moment. Never set it in production.
@@ -56,6 +60,7 @@ from coffer.vault.errors import (
     TooLarge,
     UnsupportedMediaType,
 )
+from coffer.vault.fastpath import Charge, Flow, drive_async
 from coffer.vault.housekeeping import Housekeeper
 from coffer.vault.metrics import METRICS
 from coffer.vault.protocol import VaultCore
@@ -67,6 +72,7 @@ MAX_BODY = 4096
 MAX_DEPTH = 8
 CRASH_ENV = "COFFER_VAULT_TEST_CRASH_AFTER_COMMIT"
 Handler = Callable[[dict[str, Any], AuditContext], dict[str, Any]]
+FlowHandler = Callable[[dict[str, Any], AuditContext, tuple[Charge, ...]], Flow[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,14 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
         Route("/v1/health", api.health, methods=["GET"]),
         Route("/v1/ready", api.ready, methods=["GET"]),
     ]
+    for path, flow, by_account in (
+        ("/v1/recover/start", core.recover_start_flow, True),
+        ("/v1/recover/finish", core.recover_finish_flow, False),
+    ):
+        routes.append(Route(path, api.flow_endpoint(flow, by_account), methods=["POST"]))
     for path, handler, by_account in (
         ("/v1/register/start", core.register_start, True),
         ("/v1/register/finish", core.register_finish, True),
-        ("/v1/recover/start", core.recover_start, True),
-        ("/v1/recover/finish", core.recover_finish, False),
         ("/v1/recover/abort", core.recover_abort, False),
         ("/v1/password/change", core.password_change, False),
         ("/v1/password/commit", core.password_commit, False),
@@ -127,6 +136,7 @@ class _Api:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.core.store.open_async()
         task = asyncio.create_task(self.keeper.run())
         try:
             yield
@@ -134,6 +144,7 @@ class _Api:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await self.core.store.close_async()
 
     async def info(self, request: Request) -> Response:
         return await self._guard(request, lambda: self.core.info(), None)
@@ -176,6 +187,56 @@ class _Api:
             )
 
         return endpoint
+
+    def flow_endpoint(self, flow: FlowHandler, by_account: bool) -> Callable[..., Any]:
+        """A hot endpoint: its flow's store requests run on the event loop where the store can
+        (:func:`~coffer.vault.fastpath.drive_async`), the rate-limit tokens taken in the flow's
+        first round trip."""
+
+        async def endpoint(request: Request) -> Response:
+            start = time.perf_counter()
+            try:
+                body = await _read_json(request)
+            except RequestRefused as exc:
+                return self._finish(request, start, _error_response(exc))
+            client = self._client(request)
+            account = body.get("account") if by_account else None
+            ctx = AuditContext(client, self.core.settings.node)
+            try:
+                charges = self._charges(client, account if isinstance(account, str) else None)
+                result = await drive_async(
+                    flow(body, ctx, charges), self.core.store, run_in_threadpool
+                )
+                response: Response = JSONResponse(result)
+            except Exception as exc:
+                response = _error_response(exc)
+            return self._finish(request, start, response)
+
+        return endpoint
+
+    def _charges(self, client: str, account: str | None) -> tuple[Charge, ...]:
+        """The shared buckets this request takes a token from; per-process limiters (explicit
+        :class:`HttpSettings` limits) are checked here instead."""
+        s = self.core.settings
+        out: list[Charge] = []
+        for local, key, rate, burst in (
+            (self.by_address, "addr:" + client, s.rate_per_address, s.burst_per_address),
+            (
+                self.by_account,
+                "acct:" + account if account else "",
+                s.rate_per_account,
+                s.burst_per_account,
+            ),
+        ):
+            if not key:
+                continue
+            if local is not None:
+                wait = local.take(key)
+                if wait:
+                    raise RateLimited("too many requests; slow down", retry_after=wait)
+            elif rate > 0:
+                out.append(Charge(key, rate, burst))
+        return tuple(out)
 
     async def _guard(
         self, request: Request, call: Callable[[], dict[str, Any]], account: str | None

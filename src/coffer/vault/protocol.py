@@ -4,9 +4,11 @@ Rules:
 
 - No HTTP, no sockets, no global clock or RNG: the clock and the RNG are injected, the store and
   the unsealed :class:`ServerSetup` are given. Failures are :class:`RequestRefused` subclasses.
-- Every KE2 costs one attempt and is built inside the store transaction that spends it, together
-  with the sealed server state; the transaction commits before the handler returns, so no KE2 can
-  reach the network before its attempt is durable (:meth:`VaultCore.recover_start`).
+- Every KE2 costs one attempt: it is built from the account row just read and leaves the flow
+  only after the statement that spends the attempt (if that row is unchanged) and stores the
+  sealed server state has committed, so no KE2 can reach the network before its attempt is
+  durable (:meth:`VaultCore.recover_start_flow`; the flows and their fallbacks to the store's
+  transactional methods are in :mod:`coffer.vault.fastpath`).
 - The server login state between KE2 and KE3 never stays in memory: it is sealed under
   ``HKDF(server setup, "coffer-vault/v1/login-state")`` with the attempt ID, account and
   generation as associated data, and stored under a random 128-bit attempt ID that the store
@@ -57,7 +59,19 @@ from coffer.vault.errors import (
     BadRequest,
     Conflict,
     LoginFailed,
+    RateLimited,
     VaultLocked,
+)
+from coffer.vault.fastpath import (
+    Blocking,
+    Charge,
+    FinishOk,
+    Flow,
+    ReadAttempt,
+    ReadPending,
+    SpendAttempt,
+    TakeCharges,
+    drive_sync,
 )
 from coffer.vault.settings import LEGACY_CONTEXT, VaultSettings
 from coffer.vault.store import (
@@ -158,33 +172,96 @@ class VaultCore:
         return {"account": new.account, "attempts_left": self.store.max_attempts}
 
     # -- login -----------------------------------------------------------------------------
-    def recover_start(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
-        account = wire.field_account(body)
-        ke1 = wire.field_bytes(body, "ke1", length=KE1_LEN)
-        ghost = (self.rng(wire.ID_LEN), self._default_ksf)
+    def recover_start(
+        self, body: dict[str, Any], ctx: AuditContext, charges: tuple[Charge, ...] = ()
+    ) -> dict[str, Any]:
+        return drive_sync(self.recover_start_flow(body, ctx, charges), self.store)
+
+    def recover_finish(
+        self, body: dict[str, Any], ctx: AuditContext, charges: tuple[Charge, ...] = ()
+    ) -> dict[str, Any]:
+        return drive_sync(self.recover_finish_flow(body, ctx, charges), self.store)
+
+    def recover_start_flow(
+        self, body: dict[str, Any], ctx: AuditContext, charges: tuple[Charge, ...]
+    ) -> Flow[dict[str, Any]]:
+        """KE1 → KE2 (:mod:`coffer.vault.fastpath`): the attempt is spent and committed, with
+        the sealed state, before the answer exists outside this flow."""
         now = self.clock()
+        try:
+            account = wire.field_account(body)
+            ke1 = wire.field_bytes(body, "ke1", length=KE1_LEN)
+        except BadRequest:
+            yield from self._charge(charges, now)
+            raise
+        wait, row = yield ReadAttempt(account, charges, now)
+        if wait:
+            raise RateLimited("too many requests; slow down", retry_after=wait)
+        if row is not None and row.attempts_left > 0:
+            pending, answer = self._answer_ke1(row, ke1, now)
+            left = yield SpendAttempt(row, pending, now, ctx)
+            if left is not None:
+                answer["attempts_left"] = left
+                self._committed()
+                return answer
+        ghost = (self.rng(wire.ID_LEN), self._default_ksf)
 
         def build(row: AttemptRow) -> tuple[PendingRow, dict[str, Any]]:
             return self._answer_ke1(row, ke1, now)
 
-        result = self.store.take_attempt(account, ghost, now, ctx, build)
+        result = yield Blocking(lambda: self.store.take_attempt(account, ghost, now, ctx, build))
         if result is None:
             raise VaultLocked("the password route of this account is locked", attempts_left=0)
-        if self.after_attempt_commit is not None:
-            self.after_attempt_commit()
-        return result
+        self._committed()
+        return result  # type: ignore[no-any-return]
 
-    def recover_finish(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
-        attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
-        ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
+    def recover_finish_flow(
+        self, body: dict[str, Any], ctx: AuditContext, charges: tuple[Charge, ...]
+    ) -> Flow[dict[str, Any]]:
+        """KE3 → V sealed under the session key; the allowance restored in the same commit."""
+        now = self.clock()
+        try:
+            attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
+            ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
+        except BadRequest:
+            yield from self._charge(charges, now)
+            raise
+        wait, pending = yield ReadPending(attempt_id, charges, now)
+        if wait:
+            raise RateLimited("too many requests; slow down", retry_after=wait)
+        if pending is None:
+            raise AttemptExpired("unknown, used or expired attempt")
         keys: dict[str, bytes] = {}
         verify = self._verifier(ke3, keys, lambda _p: None)
-        done = self.store.finish_login(attempt_id, self.clock(), ctx, verify, Action.RECOVER)
+        done: Finish[bytes] | None = None
+        if pending.expires_at > now and verify(pending):
+            ok = yield FinishOk(pending, now, ctx)
+            if ok == "conflict":
+                done = Finish(Outcome.CONFLICT, pending.account)
+            elif ok is not None:
+                done = Finish(Outcome.OK, pending.account, ok[1], False, ok[0])
+        if done is None:  # expired, not verified, or gone meanwhile: the transactional path
+            done = yield Blocking(
+                lambda: self.store.finish_login(attempt_id, now, ctx, verify, Action.RECOVER)
+            )
+        assert done is not None
         self._check_finish(done)
         assert done.value is not None
         release_key = _crypto.derive(keys["session"], _crypto.LABEL_RELEASE)
         sealed = _crypto.seal(release_key, done.value, b"release" + attempt_id)
         return {"sealed_secret": wire.b64e(sealed), "attempts_left": done.attempts_left}
+
+    @staticmethod
+    def _charge(charges: tuple[Charge, ...], now: float) -> Flow[None]:
+        """Take the request's tokens for a request refused before the store (still counted)."""
+        if charges:
+            wait = yield TakeCharges(charges, now)
+            if wait:
+                raise RateLimited("too many requests; slow down", retry_after=wait)
+
+    def _committed(self) -> None:
+        if self.after_attempt_commit is not None:
+            self.after_attempt_commit()
 
     def recover_abort(self, body: dict[str, Any], ctx: AuditContext) -> dict[str, Any]:
         attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)

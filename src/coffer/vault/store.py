@@ -7,7 +7,10 @@ Rules (each one is a test in ``tests/vault/test_store.py``, run against SQLite a
   never by reading a value into Python and writing it back.
 - :meth:`SqlStore.take_attempt` decrements the counter, lets the caller build the KE2 from the row
   it got back, stores the sealed server state as a pending attempt and commits — all in one
-  transaction, so the attempt is durable before the caller can send KE2 anywhere.
+  transaction, so the attempt is durable before the caller can send KE2 anywhere. The login's
+  fast path (:meth:`SqlStore.fast`, :mod:`coffer.vault.store_fast`) does the same in one
+  conditional statement after reading the row; it falls back to these methods whenever a
+  condition fails.
 - A pending attempt is consumed exactly once (``DELETE … RETURNING``); an expired one counts as a
   wrong guess.
 - Lockout: an active account whose counter is 0 and that has no live pending attempt is locked in
@@ -36,6 +39,7 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from coffer.vault import store_sql as sql
+from coffer.vault.fastpath import StoreRequest
 from coffer.vault.records import (
     GHOST,
     LOCKED,
@@ -288,6 +292,29 @@ class SqlStore(abc.ABC):
                 return Finish(Outcome.CONFLICT, pending.account)
             self._audit(cur, now, "password-change", pending.account, ctx, self.max_attempts)
             return Finish(Outcome.OK, pending.account, self.max_attempts)
+
+    # -- the login's fast path (coffer.vault.fastpath) -------------------------------------
+    def fast(self, request: StoreRequest) -> Any:
+        """Answer one fast-path request with blocking calls (portable SQL by default)."""
+        from coffer.vault import store_fast
+
+        return store_fast.answer(self, request)
+
+    def open_async(self) -> None:
+        """Prepare :meth:`fast_async` for the running event loop (no-op without an async side)."""
+        return None
+
+    async def close_async(self) -> None:
+        """Close what :meth:`open_async` opened on the running event loop."""
+        return None
+
+    def async_ready(self) -> bool:
+        """True if :meth:`fast_async` can answer on the running event loop."""
+        return False
+
+    async def fast_async(self, request: StoreRequest) -> Any:
+        """Answer one fast-path request without blocking the event loop (backends that can)."""
+        raise NotImplementedError(f"{type(self).__name__} has no async side")
 
     def put_pending(self, pending: PendingRow) -> None:
         with self._tx() as cur:

@@ -20,7 +20,6 @@ Rules:
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -147,29 +146,8 @@ def rate_take(store: SqlStore, key: str, rate: float, burst: int, now: float) ->
     """Take one request from ``key``'s shared bucket: 0 if allowed, else seconds to wait."""
     if rate <= 0:
         return 0
-    step = 1.0 / rate
-    tau = (burst - 1) * step
     with store._quick() as cur:
-        row = store._run(
-            cur,
-            "INSERT INTO rate_limits (key, tat) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE"
-            " SET tat = (CASE WHEN rate_limits.tat > %s THEN rate_limits.tat ELSE %s END) + %s"
-            " WHERE (CASE WHEN rate_limits.tat > %s THEN rate_limits.tat ELSE %s END) <= %s"
-            " RETURNING tat",
-            key,
-            now + step,
-            now,
-            now,
-            step,
-            now,
-            now,
-            now + tau,
-        ).fetchone()
-        if row is not None:
-            return 0
-        tat = store._run(cur, "SELECT tat FROM rate_limits WHERE key = %s", key).fetchone()
-    ahead = (float(tat[0]) if tat else now) - now - tau
-    return max(1, math.ceil(ahead))
+        return sql.rate_take(store._run, cur, key, rate, burst, now)
 
 
 def sweep_rate_limits(store: SqlStore, now: float) -> None:

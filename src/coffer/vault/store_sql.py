@@ -8,6 +8,7 @@ why). Counters change only inside these statements — never by a value read int
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -144,3 +145,39 @@ def audit(
         attempts_left,
         detail,
     )
+
+
+def rate_take(run: Run, cur: Cursor, key: str, rate: float, burst: int, now: float) -> int:
+    """Take one token from ``key``'s shared GCRA bucket: 0 if allowed, else seconds to wait.
+
+    One ``INSERT … ON CONFLICT DO UPDATE … WHERE`` moves the bucket's theoretical arrival time
+    only if a token is there, so concurrent takers on any node never overdraw it."""
+    if rate <= 0:
+        return 0
+    step = 1.0 / rate
+    tau = (burst - 1) * step
+    row = run(
+        cur,
+        "INSERT INTO rate_limits (key, tat) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE"
+        " SET tat = (CASE WHEN rate_limits.tat > %s THEN rate_limits.tat ELSE %s END) + %s"
+        " WHERE (CASE WHEN rate_limits.tat > %s THEN rate_limits.tat ELSE %s END) <= %s"
+        " RETURNING tat",
+        key,
+        now + step,
+        now,
+        now,
+        step,
+        now,
+        now,
+        now + tau,
+    ).fetchone()
+    if row is not None:
+        return 0
+    return rate_wait(run, cur, key, rate, burst, now)
+
+
+def rate_wait(run: Run, cur: Cursor, key: str, rate: float, burst: int, now: float) -> int:
+    """Whole seconds until ``key``'s bucket holds a token again (at least 1)."""
+    tat = run(cur, "SELECT tat FROM rate_limits WHERE key = %s", key).fetchone()
+    ahead = (float(tat[0]) if tat else now) - now - (burst - 1) / rate
+    return max(1, math.ceil(ahead))
