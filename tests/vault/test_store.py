@@ -217,3 +217,27 @@ def test_sqlite_database_files_are_private(tmp_path: Path) -> None:
     for path in (tmp_path / "sub").iterdir():
         assert path.stat().st_mode & 0o077 == 0, path
     store.close()
+
+
+def test_close_waits_for_a_transaction_another_thread_is_running(tmp_path: Path) -> None:
+    import time
+
+    from coffer.vault.store_sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "v.db")
+    store.create_schema()
+    inside, done = threading.Event(), []
+
+    def long_duty() -> None:
+        with store._tx() as cur:
+            inside.set()
+            time.sleep(0.3)
+            cur.execute("SELECT count(*) FROM accounts")
+            done.append(cur.fetchone()[0])
+
+    worker = threading.Thread(target=long_duty)
+    worker.start()
+    inside.wait(5)
+    store.close()  # must not close the connection under the running transaction
+    worker.join(5)
+    assert done == [0]

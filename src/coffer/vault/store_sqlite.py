@@ -179,7 +179,11 @@ class SqliteStore(SqlStore):
             raise StoreError(f"cannot create the vault schema in {self.path}: {exc}") from None
 
     def close(self) -> None:
-        with self._lock:
+        # every use of a connection holds the writer lock (_tx, _quick, create_schema): taking it
+        # here waits for a transaction another thread is still running (a housekeeping duty
+        # outlives the task that awaited it) instead of closing its connection under it, which
+        # crashed the interpreter
+        with self._writer, self._lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
