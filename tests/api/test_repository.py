@@ -158,7 +158,8 @@ def test_errors_are_the_documented_classes(store: Path, tmp_path: Path) -> None:
         coffer.Repository.init(tmp_path / "repo")
     with pytest.raises(coffer.WrongKey):
         coffer.Repository.open(tmp_path / "repo", recovery_key=RecoveryKey.generate().display())
-    typo = key[:-1] + ("a" if key[-1] != "a" else "b")
+    # a different character even after normalising (upper-case; I, L → 1; O → 0)
+    typo = key[:-1] + ("B" if key[-1].upper() != "B" else "C")
     with pytest.raises(coffer.WrongKey, match=r"typo|checksum"):
         coffer.Repository.open(tmp_path / "nowhere-either", recovery_key=typo)
     with pytest.raises(coffer.NoSecret):
