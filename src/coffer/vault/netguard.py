@@ -14,6 +14,7 @@ Rules (per worker process; see :class:`GuardLimits` for the defaults):
   seconds of its first byte (or of the connection's opening); otherwise the connection is
   closed. This is what stops a client that sends one byte a minute: uvicorn's own keep-alive
   timeout only runs *between* requests and not at all before the first one.
+- A response leaves in one ``send`` (head and body together, :class:`OneWritePerResponse`).
 - An idle keep-alive connection is closed after ``keepalive_timeout`` (uvicorn's timer), and a
   connection serves at most ``max_requests_per_connection`` requests before the response says
   ``Connection: close``.
@@ -98,7 +99,8 @@ class GuardedProtocol(HttpToolsProtocol):
     guard: ConnectionGuard  # set on the subclass :func:`protocol_class` makes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        wrapped = OneWritePerResponse(transport, asyncio.get_running_loop())
+        super().connection_made(wrapped)  # type: ignore[arg-type]
         self._host = self.client[0] if self.client else ""
         self._admitted = self.guard.admit(self._host)
         self._deadline: asyncio.TimerHandle | None = None
@@ -175,3 +177,41 @@ def protocol_class(limits: GuardLimits) -> type[Any]:
     """A protocol class bound to a fresh guard (pass it as uvicorn's ``http=``)."""
     guard = ConnectionGuard(limits)
     return type("VaultHttpProtocol", (GuardedProtocol,), {"guard": guard})
+
+
+class OneWritePerResponse:
+    """A transport that sends a response's status line and headers together with its body.
+
+    uvicorn writes the head and the body of a response with two ``write`` calls, so every
+    response costs two ``send`` system calls and two TCP segments (and often two wake-ups of
+    the client). The head is held until the next write in the same event-loop turn — ASGI apps
+    send the body right after the head without yielding — and otherwise flushed by a callback at
+    the end of that turn (a ``HEAD`` response has no body write), so nothing is ever held longer.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 1"):
+            self._head = data
+            self._loop.call_soon(self._flush)
+            return
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._head is not None:
+            data, self._head = self._head, None
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
