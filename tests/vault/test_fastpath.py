@@ -201,3 +201,42 @@ def test_no_lockout_lands_under_a_concurrent_success(store: SqlStore) -> None:
         assert not out["bad"].locked
         row = store.raw_account("alice")
         assert row is not None and row["state"] == "active" and row["attempts_left"] == 2
+
+
+def test_async_connections_survive_errors_and_a_killed_backend(store: SqlStore) -> None:
+    """An error result is a StoreError and the next request gets a fresh connection; so does a
+    request after PostgreSQL dropped the connection under it."""
+    if not isinstance(store, PostgresStore):
+        pytest.skip("only PostgreSQL has an async side (SQLite nodes run the blocking one)")
+    from coffer.vault.errors import StoreError
+
+    _register(store)
+
+    async def run() -> None:
+        store.open_async()
+        try:
+            row = (await store.fast_async(ReadAttempt("alice", (), 2.0)))[1]
+            pending = PendingRow(os.urandom(16), "alice", "login", row.generation, b"st", 62.0)
+            assert await store.fast_async(SpendAttempt(row, pending, 2.0, CTX)) == 9
+            with pytest.raises(StoreError):  # the same attempt ID again: a key violation
+                await store.fast_async(SpendAttempt(_read(store), pending, 2.0, CTX))
+            assert (await store.fast_async(ReadAttempt("alice", (), 2.0)))[1] is not None
+            assert store._apool is not None
+            pids = store._apool.backend_pids()
+            assert pids
+            with store._tx() as cur:
+                for pid in pids:
+                    store._run(cur, "SELECT pg_terminate_backend(%s)", pid)
+            await asyncio.sleep(0.3)
+            for _ in range(3):
+                try:
+                    answer = await store.fast_async(ReadAttempt("alice", (), 3.0))
+                    break
+                except StoreError:  # the request that found its connection gone
+                    continue
+            assert answer[1] is not None and answer[1].attempts_left == 9
+        finally:
+            await store.close_async()
+
+    asyncio.run(run())
+    assert store.raw_account("alice")["attempts_left"] == 9  # type: ignore[index]

@@ -27,6 +27,7 @@ import psycopg
 from coffer.vault import store_pgfast as pgfast
 from coffer.vault.errors import StoreError, VaultConfigError
 from coffer.vault.fastpath import StoreRequest
+from coffer.vault.pg_async import FastPool
 from coffer.vault.records import AuditContext, PendingRow
 from coffer.vault.store import Cursor, SqlStore
 
@@ -113,8 +114,7 @@ class PostgresStore(SqlStore):
         self._all: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         self.pool_size = pool_size
-        self._apool: asyncio.LifoQueue[psycopg.AsyncConnection[Any] | None] | None = None
-        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._apool: FastPool | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"
@@ -173,59 +173,29 @@ class PostgresStore(SqlStore):
     def open_async(self) -> None:
         """Give the running event loop its own connections for :meth:`fast_async` (opened
         lazily; a vault node calls this at start-up, in each worker process)."""
-        self._aloop = asyncio.get_running_loop()
-        self._apool = asyncio.LifoQueue()
-        for _ in range(self.pool_size):
-            self._apool.put_nowait(None)
+        self._apool = FastPool(self.dsn, self.schema, self.pool_size)
 
     async def close_async(self) -> None:
         if not self.async_ready():
             return  # another event loop's (an app started later on this store took over)
-        pool, self._apool, self._aloop = self._apool, None, None
-        while pool is not None and not pool.empty():
-            conn = pool.get_nowait()
-            if conn is not None:
-                await conn.close()
+        pool, self._apool = self._apool, None
+        assert pool is not None
+        await pool.close()
 
     def async_ready(self) -> bool:
         try:
-            return self._apool is not None and asyncio.get_running_loop() is self._aloop
+            return self._apool is not None and asyncio.get_running_loop() is self._apool.loop
         except RuntimeError:
             return False
 
     async def fast_async(self, request: StoreRequest) -> Any:
         assert self._apool is not None
-        sql, params = pgfast.statement(request)
-        pool = self._apool
-        conn = await pool.get()
-        try:
-            if conn is None or conn.broken or conn.closed:
-                conn = await self._aconnect()
-            cur = await conn.execute(sql, params, prepare=True)
-            answer = pgfast.result(request, await cur.fetchone())
-            if isinstance(answer, pgfast.Refused):
-                cur = await conn.execute(*pgfast.wait_statement(answer.charge))
-                wait = pgfast.wait_seconds(answer.charge, await cur.fetchone(), request.now)
-                answer = pgfast.refused(request, wait)
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL: {type(exc).__name__}: {exc}".strip()) from None
-        except BaseException:  # cancelled mid-statement: the connection's state is unknown
-            if conn is not None:
-                await conn.close()
-            conn = None
-            raise
-        finally:
-            pool.put_nowait(conn)
+        answer = pgfast.result(request, await self._apool.row(*pgfast.statement(request)))
+        if isinstance(answer, pgfast.Refused):
+            row = await self._apool.row(*pgfast.wait_statement(answer.charge))
+            answer = pgfast.refused(request, pgfast.wait_seconds(answer.charge, row, request.now))
         self._count(request, answer)
         return answer
-
-    async def _aconnect(self) -> psycopg.AsyncConnection[Any]:
-        try:
-            return await psycopg.AsyncConnection.connect(
-                self.dsn, autocommit=True, options=f"-c search_path={self.schema}"
-            )
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
 
     def _count(self, request: StoreRequest, answer: Any) -> None:
         if self.on_event is not None:
