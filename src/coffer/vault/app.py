@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
@@ -50,15 +49,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from coffer.vault import openapi, store_admin
+from coffer.vault.asgi_post import MAX_BODY as MAX_BODY
+from coffer.vault.asgi_post import MAX_DEPTH as MAX_DEPTH
+from coffer.vault.asgi_post import Endpoint, PostFront
 from coffer.vault.audit import elapsed_ms, log_event
 from coffer.vault.clientaddr import Network, client_address
 from coffer.vault.errors import (
-    BadRequest,
     RateLimited,
     RequestRefused,
     StoreError,
-    TooLarge,
-    UnsupportedMediaType,
 )
 from coffer.vault.fastpath import Charge, Flow, drive_async
 from coffer.vault.housekeeping import Housekeeper
@@ -68,8 +67,6 @@ from coffer.vault.ratelimit import Limit, RateLimiter
 from coffer.vault.server import META_PUBLIC_KEY
 from coffer.vault.store import AuditContext
 
-MAX_BODY = 4096
-MAX_DEPTH = 8
 CRASH_ENV = "COFFER_VAULT_TEST_CRASH_AFTER_COMMIT"
 Handler = Callable[[dict[str, Any], AuditContext], dict[str, Any]]
 FlowHandler = Callable[[dict[str, Any], AuditContext, tuple[Charge, ...]], Flow[dict[str, Any]]]
@@ -91,8 +88,9 @@ class HttpSettings:
     trusted_proxies: tuple[Network, ...] = field(default_factory=tuple)
 
 
-def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
-    """The ASGI application of one vault node."""
+def create_app(core: VaultCore, http: HttpSettings | None = None) -> PostFront:
+    """The ASGI application of one vault node: the POST endpoints on a bare ASGI layer
+    (:mod:`coffer.vault.asgi_post`), the rest on Starlette."""
     http = http or HttpSettings()
     if os.environ.get(CRASH_ENV) == "1":
         core.after_attempt_commit = lambda: os._exit(75)
@@ -105,11 +103,12 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
         Route("/v1/health", api.health, methods=["GET"]),
         Route("/v1/ready", api.ready, methods=["GET"]),
     ]
+    posts: dict[str, Endpoint] = {}
     for path, flow, by_account in (
         ("/v1/recover/start", core.recover_start_flow, True),
         ("/v1/recover/finish", core.recover_finish_flow, False),
     ):
-        routes.append(Route(path, api.flow_endpoint(flow, by_account), methods=["POST"]))
+        posts[path] = api.flow_endpoint(flow, by_account)
     for path, handler, by_account in (
         ("/v1/register/start", core.register_start, True),
         ("/v1/register/finish", core.register_finish, True),
@@ -118,12 +117,13 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> Starlette:
         ("/v1/password/commit", core.password_commit, False),
         ("/v1/account/delete", core.account_delete, False),
     ):
-        routes.append(Route(path, api.post_endpoint(handler, by_account), methods=["POST"]))
-    return Starlette(
+        posts[path] = api.post_endpoint(handler, by_account)
+    rest = Starlette(
         routes=routes,
         lifespan=api.lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
+    return PostFront(api, posts, rest)
 
 
 class _Api:
@@ -173,44 +173,31 @@ class _Api:
         ctx = self._ctx(request)
         return await self._guard(request, lambda: self.core.attempts(account, ctx), account)
 
-    def post_endpoint(self, handler: Handler, by_account: bool) -> Callable[..., Any]:
-        async def endpoint(request: Request) -> Response:
-            start = time.perf_counter()
-            try:
-                body = await _read_json(request)
-            except RequestRefused as exc:
-                return self._finish(request, start, _error_response(exc))
+    def post_endpoint(self, handler: Handler, by_account: bool) -> Endpoint:
+        """A POST endpoint whose handler (and shared rate-limit check) runs in the thread pool."""
+
+        async def endpoint(body: dict[str, Any], client: str) -> dict[str, Any]:
             account = body.get("account") if by_account else None
-            ctx = self._ctx(request)
-            return await self._guard(
-                request, lambda: handler(body, ctx), account if isinstance(account, str) else None
-            )
+            ctx = AuditContext(client, self.core.settings.node)
+
+            def limited_call() -> dict[str, Any]:
+                self._limit(client, account if isinstance(account, str) else None)
+                return handler(body, ctx)
+
+            return await run_in_threadpool(limited_call)
 
         return endpoint
 
-    def flow_endpoint(self, flow: FlowHandler, by_account: bool) -> Callable[..., Any]:
+    def flow_endpoint(self, flow: FlowHandler, by_account: bool) -> Endpoint:
         """A hot endpoint: its flow's store requests run on the event loop where the store can
         (:func:`~coffer.vault.fastpath.drive_async`), the rate-limit tokens taken in the flow's
         first round trip."""
 
-        async def endpoint(request: Request) -> Response:
-            start = time.perf_counter()
-            try:
-                body = await _read_json(request)
-            except RequestRefused as exc:
-                return self._finish(request, start, _error_response(exc))
-            client = self._client(request)
+        async def endpoint(body: dict[str, Any], client: str) -> dict[str, Any]:
             account = body.get("account") if by_account else None
             ctx = AuditContext(client, self.core.settings.node)
-            try:
-                charges = self._charges(client, account if isinstance(account, str) else None)
-                result = await drive_async(
-                    flow(body, ctx, charges), self.core.store, run_in_threadpool
-                )
-                response: Response = JSONResponse(result)
-            except Exception as exc:
-                response = _error_response(exc)
-            return self._finish(request, start, response)
+            charges = self._charges(client, account if isinstance(account, str) else None)
+            return await drive_async(flow(body, ctx, charges), self.core.store, run_in_threadpool)
 
         return endpoint
 
@@ -279,70 +266,37 @@ class _Api:
         forwarded = request.headers.get("x-forwarded-for")
         return client_address(peer, forwarded, self.http.trusted_proxies)
 
+    def client_of(self, peer: str, forwarded: bytes | None) -> str:
+        """The client address of a raw ASGI request (see :mod:`coffer.vault.clientaddr`)."""
+        if forwarded is None or not self.http.trusted_proxies:
+            return peer
+        return client_address(peer, forwarded.decode("latin-1"), self.http.trusted_proxies)
+
     def _ctx(self, request: Request) -> AuditContext:
         return AuditContext(self._client(request), self.core.settings.node)
 
     def _finish(self, request: Request, start: float, response: Response) -> Response:
         path = request.scope["path"]  # only routed paths get here: a bounded label set
-        METRICS.request(path, response.status_code, time.perf_counter() - start)
-        log_event(
-            method=request.method,
-            path=path,
-            status=response.status_code,
-            ms=elapsed_ms(start),
-            client=self._client(request),
-            node=self.core.settings.node,
-            error=response.headers.get("x-coffer-error"),
-        )
+        error = response.headers.get("x-coffer-error")
+        self.record(request.method, path, response.status_code, start, self._client(request), error)
         return response
 
+    def record(
+        self, method: str, path: str, status: int, start: float, client: str, error: str | None
+    ) -> None:
+        """Metrics and the log line of one answered request (``path`` is a routed path)."""
+        METRICS.request(path, status, time.perf_counter() - start)
+        log_event(
+            method=method,
+            path=path,
+            status=status,
+            ms=elapsed_ms(start),
+            client=client,
+            node=self.core.settings.node,
+            error=error,
+        )
 
-async def _read_json(request: Request) -> dict[str, Any]:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType("request bodies must be sent as Content-Type: application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if _nesting(raw) > MAX_DEPTH:
-        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
-
-
-def _nesting(raw: bytes) -> int:
-    """Deepest ``[``/``{`` nesting outside strings (an upper bound is all that is needed)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
+    error_parts = staticmethod(lambda exc: error_parts(exc))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -355,16 +309,24 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _error_response(exc)
 
 
-def _error_response(exc: Exception) -> Response:
+def error_parts(exc: Exception) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+    """(status, JSON body, extra headers) for an exception raised while answering a request."""
     if isinstance(exc, RequestRefused):
-        headers = {"x-coffer-error": exc.code}
+        headers = [(b"x-coffer-error", exc.code.encode())]
         if isinstance(exc, RateLimited):
-            headers["retry-after"] = str(exc.retry_after)
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+            headers.append((b"retry-after", str(exc.retry_after).encode()))
+        return exc.status, exc.body(), headers
     if isinstance(exc, StoreError):
         log_event(logging.ERROR, event="store-error", detail=type(exc).__name__)
         body = {"error": "unavailable", "message": "the vault's database is unavailable"}
-        return JSONResponse(body, status_code=503, headers={"x-coffer-error": "unavailable"})
+        return 503, body, [(b"x-coffer-error", b"unavailable")]
     log_event(logging.ERROR, event="internal-error", detail=type(exc).__name__)
     body = {"error": "internal", "message": "internal error"}
-    return JSONResponse(body, status_code=500, headers={"x-coffer-error": "internal"})
+    return 500, body, [(b"x-coffer-error", b"internal")]
+
+
+def _error_response(exc: Exception) -> Response:
+    status, body, headers = error_parts(exc)
+    return JSONResponse(
+        body, status_code=status, headers={k.decode(): v.decode() for k, v in headers}
+    )

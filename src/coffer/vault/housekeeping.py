@@ -14,6 +14,7 @@ condition). A failing duty is logged and retried on the next round — it never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -65,7 +66,14 @@ class Housekeeper:
 
     @staticmethod
     async def _one(duty: Callable[[], Any], name: str) -> None:
+        """Run one duty in a worker thread; a node stopping meanwhile waits for it to end (its
+        transaction must not outlive the node's shutdown, e.g. run into a dropped schema)."""
+        running = asyncio.ensure_future(run_in_threadpool(duty))
         try:
-            await run_in_threadpool(duty)
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await running
+            raise
         except VaultError as exc:
             log_event(logging.WARNING, event=f"{name}-failed", detail=type(exc).__name__)

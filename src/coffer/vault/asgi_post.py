@@ -1,0 +1,141 @@
+"""The vault's POST endpoints as a bare ASGI layer in front of the Starlette app.
+
+Why: every login is two POSTs, and Starlette's layers (two middlewares, the router, a
+``Request``, a ``JSONResponse``) cost a node more CPU per request than parsing and answering the
+request itself. This layer answers exactly as the Starlette endpoints did — the same checks in
+the same order, the same statuses, bodies and headers (:func:`coffer.vault.app.error_parts`),
+the same metrics and log line — and hands everything else (GET routes, unknown paths, lifespan)
+to Starlette.
+
+Rules (in order, for a path in the table): another method than POST is a JSON 405; the body
+must say ``Content-Type: application/json`` (415); a declared or actual body over ``MAX_BODY``
+is 413; JSON nested deeper than ``MAX_DEPTH`` or not an object is 400; then the endpoint runs.
+A client that disconnects before its body is complete gets no answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from coffer.vault.errors import BadRequest, TooLarge, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from coffer.vault.app import _Api
+
+# an endpoint: (decoded body, client address) -> the JSON answer
+Endpoint = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+MAX_BODY = 4096
+MAX_DEPTH = 8
+_JSON = (b"content-type", b"application/json")
+
+
+class _Disconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
+class PostFront:
+    """ASGI entry point: POST routes here, everything else to ``fallback``."""
+
+    def __init__(self, api: _Api, routes: dict[str, Endpoint], fallback: ASGIApp) -> None:
+        self.api = api
+        self.routes = routes
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if endpoint is None:
+            await self.fallback(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        client = self.api.client_of(
+            scope["client"][0] if scope.get("client") else "", headers.get(b"x-forwarded-for")
+        )
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            if scope["method"] != "POST":
+                status, body = 405, _NOT_ALLOWED
+            else:
+                status, body = 200, await endpoint(await _read_json(headers, receive), client)
+        except _Disconnected:
+            return
+        except Exception as exc:
+            status, body, extra = self.api.error_parts(exc)
+        data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        payload = data.encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [_JSON, (b"content-length", b"%d" % len(payload)), *extra],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        error = next((v.decode() for k, v in extra if k == b"x-coffer-error"), None)
+        self.api.record(scope["method"], scope["path"], status, start, client, error)
+
+
+_NOT_ALLOWED = {"error": "method_not_allowed", "message": "method not allowed"}
+
+
+async def _read_json(headers: dict[bytes, bytes], receive: Receive) -> dict[str, Any]:
+    media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    if media != b"application/json":
+        raise UnsupportedMediaType("request bodies must be sent as Content-Type: application/json")
+    declared = headers.get(b"content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
+    raw = await _body(receive, MAX_BODY)
+    if nesting(raw) > MAX_DEPTH:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+async def _body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request bodies are limited to {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def nesting(raw: bytes) -> int:
+    """Deepest ``[``/``{`` nesting outside strings (an upper bound is all that is needed)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
