@@ -27,7 +27,9 @@ def table_digest(db: Path) -> dict[str, str]:
         for name, sql in tables:
             h = hashlib.sha256(str(sql).encode())
             quoted = '"' + name.replace('"', '""') + '"'
-            for row in con.execute(f"SELECT * FROM {quoted} ORDER BY 1, 2"):
+            width = len(con.execute(f"SELECT * FROM {quoted} LIMIT 0").description)
+            order = ", ".join(str(i) for i in range(1, width + 1))  # every column: total order
+            for row in con.execute(f"SELECT * FROM {quoted} ORDER BY {order}"):
                 h.update(repr(row).encode())
             out[name] = h.hexdigest()
         return out
