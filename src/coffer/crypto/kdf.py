@@ -48,6 +48,9 @@ class Label(enum.StrEnum):
     SLOT_RECOVERY = "coffer/v1/slot-kek/recovery"
     SLOT_VAULT = "coffer/v1/slot-kek/vault"
     SLOT_PASSKEY = "coffer/v1/slot-kek/passkey"
+    WITNESS_ID = "coffer/v1/witness/id"
+    WITNESS_SIGN = "coffer/v1/witness/sign"
+    WITNESS_DIGEST = "coffer/v1/witness/digest"
 
 
 def new_master_key() -> bytes:
