@@ -15,6 +15,8 @@ A witness that fails never blocks access to the owner's data: callers turn these
 
 from __future__ import annotations
 
+from typing import Any
+
 from coffer.errors import CofferError
 
 
@@ -36,10 +38,14 @@ class WitnessUnavailable(WitnessError):
 class WitnessRefused(WitnessError):
     """The witness refused the request (4xx); ``reason`` is its ``error`` code."""
 
-    def __init__(self, message: str, *, reason: str, status: int) -> None:
+    def __init__(
+        self, message: str, *, reason: str, status: int, body: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.status = status
+        self.body: dict[str, Any] = body or {}
+        """The witness's JSON error body (``stored_seq``, ``max_writers``, …)."""
 
 
 class WitnessProtocolError(WitnessError):

@@ -23,8 +23,9 @@ Rules:
   (:mod:`coffer.vault.fastpath`): with PostgreSQL their store statements are awaited on the
   event loop (async connections, one statement per round trip, the rate-limit tokens taken in
   the first) and only a rare fallback goes to a thread; with SQLite the whole flow runs in one
-  thread hop. The other handlers run in the thread pool (the store and the crypto are blocking
-  and release the GIL), the shared rate-limit check in the same thread hop as the handler.
+  thread hop. The other handlers (also the witness's, :mod:`coffer.vault.witness`) run in the
+  thread pool (the store and the crypto are blocking and release the GIL), the shared
+  rate-limit check in the same thread hop as the handler.
 - Test-only hook: with ``COFFER_VAULT_TEST_CRASH_AFTER_COMMIT=1`` in its environment the node
   calls ``os._exit(75)`` right after committing an attempt, before sending the KE2 — the crash
   test's way of killing a node at the worst moment. Never set it in production.
@@ -66,6 +67,7 @@ from coffer.vault.protocol import VaultCore
 from coffer.vault.ratelimit import Limit, RateLimiter
 from coffer.vault.server import META_PUBLIC_KEY
 from coffer.vault.store import AuditContext
+from coffer.vault.witness import WitnessHandlers
 
 CRASH_ENV = "COFFER_VAULT_TEST_CRASH_AFTER_COMMIT"
 Handler = Callable[[dict[str, Any], AuditContext], dict[str, Any]]
@@ -104,6 +106,7 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> PostFront:
         Route("/v1/ready", api.ready, methods=["GET"]),
     ]
     posts: dict[str, Endpoint] = {}
+    witness = WitnessHandlers(core.store, core.clock)
     for path, flow, by_account in (
         ("/v1/recover/start", core.recover_start_flow, True),
         ("/v1/recover/finish", core.recover_finish_flow, False),
@@ -116,6 +119,8 @@ def create_app(core: VaultCore, http: HttpSettings | None = None) -> PostFront:
         ("/v1/password/change", core.password_change, False),
         ("/v1/password/commit", core.password_commit, False),
         ("/v1/account/delete", core.account_delete, False),
+        ("/v1/witness/update", witness.update, False),
+        ("/v1/witness/read", witness.read, False),
     ):
         posts[path] = api.post_endpoint(handler, by_account)
     rest = Starlette(

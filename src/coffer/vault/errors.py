@@ -19,9 +19,13 @@ key error (exit code 11), everything else a vault error (exit code 15)::
         ├── BadRequest          400 bad_request
         ├── LoginFailed         401 login_failed (server side; the client turns it into
         │                                          WrongPassword)
+        ├── BadSignature        403 bad_signature: a witness row not signed by public_key
+        ├── KeyMismatch         403 key_mismatch: the witness ID is registered to another key
         ├── AttemptExpired      410 attempt_expired
         ├── AccountExists       409 account_exists
         ├── Conflict            409 conflict
+        ├── Stale               409 stale: a witness row not above the stored seq (stored_seq)
+        ├── TooManyWriters      409 too_many_writers: a witness holds its maximum of writers
         ├── TooLarge            413 too_large
         ├── UnsupportedMediaType 415 unsupported_media_type (a body not sent as JSON)
         ├── VaultLocked         423 locked: the guess allowance is used up, the secret destroyed
@@ -38,13 +42,17 @@ __all__ = [
     "AccountExists",
     "AttemptExpired",
     "BadRequest",
+    "BadSignature",
     "Conflict",
+    "KeyMismatch",
     "LoginFailed",
     "RateLimited",
     "RequestRefused",
     "SealError",
+    "Stale",
     "StoreError",
     "TooLarge",
+    "TooManyWriters",
     "UnsupportedMediaType",
     "VaultConfigError",
     "VaultError",
@@ -131,6 +139,29 @@ class AccountExists(RequestRefused):
 class Conflict(RequestRefused):
     status = 409
     code = "conflict"
+
+
+class BadSignature(RequestRefused):
+    status = 403
+    code = "bad_signature"
+
+
+class KeyMismatch(RequestRefused):
+    status = 403
+    code = "key_mismatch"
+
+
+class Stale(RequestRefused):
+    """A witness row whose ``seq`` is not above the stored one (also every replay);
+    ``stored_seq`` in the body."""
+
+    status = 409
+    code = "stale"
+
+
+class TooManyWriters(RequestRefused):
+    status = 409
+    code = "too_many_writers"
 
 
 class AttemptExpired(RequestRefused):

@@ -11,6 +11,7 @@ import json
 import math
 from typing import Any
 
+from coffer.freshness import witness_proto as wp
 from coffer.opaque import KE1_LEN, KE2_LEN, KE3_LEN, RECORD_LEN
 from coffer.vault import wire
 
@@ -74,6 +75,8 @@ ERROR_SCHEMA = _obj(
         "message": {"type": "string"},
         "attempts_left": {"type": "integer"},
         "retry_after": {"type": "integer"},
+        "stored_seq": {"type": "integer"},
+        "max_writers": {"type": "integer"},
     },
     ["error", "message"],
 )
@@ -81,6 +84,8 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 ERRORS = {
     "400": "malformed request (bad JSON, field, length or encoding)",
     "401": "login failed (KE3 or authorisation MAC did not verify); attempts_left",
+    "403": "bad_signature (the row is not signed by public_key) or key_mismatch (the witness "
+    "is registered with another public key)",
     "409": "account exists, or the account changed during the login",
     "410": "unknown, used or expired attempt or grant",
     "413": "request body larger than the cap",
@@ -91,21 +96,44 @@ ERRORS = {
 }
 
 
-def _responses(ok: dict[str, Any], codes: list[str]) -> dict[str, Any]:
+def _responses(
+    ok: dict[str, Any], codes: list[str], notes: dict[str, str] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"200": {"description": "OK", "content": {JSON: {"schema": ok}}}}
     for code in codes:
-        out[code] = {"description": ERRORS[code], "content": {JSON: {"schema": ERROR}}}
+        text = (notes or {}).get(code, ERRORS[code])
+        out[code] = {"description": text, "content": {JSON: {"schema": ERROR}}}
     return out
 
 
-def _post(summary: str, req: dict[str, Any], ok: dict[str, Any], codes: list[str]) -> Any:
+def _post(
+    summary: str,
+    req: dict[str, Any],
+    ok: dict[str, Any],
+    codes: list[str],
+    notes: dict[str, str] | None = None,
+) -> Any:
     return {
         "post": {
             "summary": summary,
             "requestBody": {"required": True, "content": {JSON: {"schema": req}}},
-            "responses": _responses(ok, ["400", "413", "415", "429", "503", *codes]),
+            "responses": _responses(ok, ["400", "413", "415", "429", "503", *codes], notes),
         }
     }
+
+
+WRITER = {"type": "string", "pattern": "^[0-9a-f]{32}$", "minLength": 32, "maxLength": 32}
+SEQ = {"type": "integer", "minimum": 1, "maximum": wp.MAX_SEQ}
+WITNESS_ID = _b64(wp.WITNESS_ID_LEN, desc="HKDF(M, repository ID, coffer/v1/witness/id)")
+WITNESS_ROW = _obj(
+    {
+        "writer": WRITER,
+        "seq": SEQ,
+        "digest": _b64(wp.DIGEST_LEN),
+        "signature": _b64(wp.SIGNATURE_LEN),
+        "updated": {"type": "string", "format": "date-time"},
+    }
+)
 
 
 LOGIN_END = ["401", "409", "410", "423"]
@@ -127,6 +155,7 @@ PATHS: dict[str, Any] = {
                         "attempt_ttl": {"type": "number"},
                         "default_ksf": KSF,
                         "accepted_ksf": {"type": "array", "items": KSF},
+                        "witness": {"type": "boolean"},
                     }
                 ),
                 ["429", "503"],
@@ -259,6 +288,38 @@ PATHS: dict[str, Any] = {
         _obj({"attempt_id": ID, "ke3": _b64(KE3_LEN), "auth": _b64(32)}),
         _obj({"deleted": {"type": "boolean"}}),
         LOGIN_END,
+    ),
+    "/v1/witness/update": _post(
+        "Freshness witness: store a writer's signed row if its seq moves strictly forward "
+        "(the first update of a witness ID registers its public key)",
+        _obj(
+            {
+                "witness_id": WITNESS_ID,
+                "public_key": _b64(wp.PUBLIC_KEY_LEN, desc="raw Ed25519 public key"),
+                "writer": WRITER,
+                "seq": SEQ,
+                "digest": _b64(wp.DIGEST_LEN),
+                "signature": _b64(wp.SIGNATURE_LEN, desc="Ed25519 over the row message"),
+            }
+        ),
+        _obj({"writer": WRITER, "seq": SEQ}),
+        ["403", "409"],
+        {
+            "409": "stale (seq not above the stored one: also every replay; stored_seq) or "
+            f"too_many_writers (the witness holds {wp.MAX_WRITERS} writers; max_writers)"
+        },
+    ),
+    "/v1/witness/read": _post(
+        "Freshness witness: the registered public key and every writer's signed row "
+        "(unknown witness: null and no rows)",
+        _obj({"witness_id": WITNESS_ID}),
+        _obj(
+            {
+                "public_key": {"oneOf": [_b64(wp.PUBLIC_KEY_LEN), {"type": "null"}]},
+                "rows": {"type": "array", "items": WITNESS_ROW, "maxItems": wp.MAX_WRITERS},
+            }
+        ),
+        [],
     ),
 }
 

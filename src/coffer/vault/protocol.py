@@ -151,6 +151,7 @@ class VaultCore:
             "attempt_ttl": s.attempt_ttl,
             "default_ksf": s.default_ksf,
             "accepted_ksf": s.accepted_ksf(),
+            "witness": True,
         }
 
     def attempts(self, account: str, ctx: AuditContext) -> dict[str, Any]:

@@ -92,6 +92,20 @@ CREATE UNLOGGED TABLE IF NOT EXISTS rate_limits (
   tat DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS accounts_ghost_age ON accounts (state, updated_at);
+CREATE TABLE IF NOT EXISTS witnesses (
+  witness_id BYTEA PRIMARY KEY,
+  public_key BYTEA NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS witness_rows (
+  witness_id BYTEA NOT NULL REFERENCES witnesses (witness_id),
+  writer TEXT NOT NULL,
+  seq BIGINT NOT NULL CHECK (seq > 0),
+  digest BYTEA NOT NULL,
+  signature BYTEA NOT NULL,
+  updated_at DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (witness_id, writer)
+);
 """
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

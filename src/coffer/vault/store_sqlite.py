@@ -70,6 +70,20 @@ CREATE TRIGGER IF NOT EXISTS audit_horizon_kept BEFORE DELETE ON audit_horizon
   BEGIN SELECT RAISE(ABORT, 'the audit horizon only moves forward'); END;
 CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY, tat REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS accounts_ghost_age ON accounts (state, updated_at);
+CREATE TABLE IF NOT EXISTS witnesses (
+  witness_id BLOB PRIMARY KEY,
+  public_key BLOB NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS witness_rows (
+  witness_id BLOB NOT NULL REFERENCES witnesses (witness_id),
+  writer TEXT NOT NULL,
+  seq INTEGER NOT NULL CHECK (seq > 0),
+  digest BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  updated_at REAL NOT NULL,
+  PRIMARY KEY (witness_id, writer)
+);
 """
 
 
