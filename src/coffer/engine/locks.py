@@ -63,9 +63,9 @@ def _pid_alive(pid: int) -> bool:
 
 def list_locks(repo: Repository) -> list[LockInfo]:
     out = []
-    for oid, _ in repo.backend.list(ObjectType.LOCKS):
+    for oid, size in repo.backend.list(ObjectType.LOCKS):
         try:
-            doc = json.loads(repo.load_object(ObjectType.LOCKS, oid))
+            doc = json.loads(repo.load_object(ObjectType.LOCKS, oid, size))
             out.append(
                 LockInfo(
                     oid,

@@ -24,6 +24,7 @@ import struct
 from dataclasses import dataclass
 
 from coffer.crypto.aead import object_ad, open_sealed, seal
+from coffer.engine.limits import MAX_PACK_ENTRIES, PACK_ENTRY_LEN, PACK_HEADER_MAX
 from coffer.errors import IntegrityError
 
 MAGIC = b"CFP1"
@@ -33,6 +34,7 @@ _COUNT = struct.Struct("<BI")
 _TRAILER = struct.Struct("<I4s")
 TRAILER_LEN = _TRAILER.size
 ENTRY_LEN = _ENTRY.size
+assert ENTRY_LEN == PACK_ENTRY_LEN  # limits.PACK_HEADER_MAX is computed from it
 TARGET_PACK_SIZE = 16 * 1024 * 1024
 
 
@@ -81,6 +83,14 @@ class PackWriter:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def full(self, pack_size: int) -> bool:
+        """Time to ship: ``pack_size`` bytes, or as many entries as a reader accepts.
+
+        The entry cap (:data:`coffer.engine.limits.MAX_PACK_ENTRIES`) bounds the header a reader
+        must hold before it can authenticate it; at 16 MiB a pack never reaches it.
+        """
+        return self._size >= pack_size or len(self.entries) >= MAX_PACK_ENTRIES
 
     def add(self, blob_id: bytes, compression: int, payload: bytes, raw_length: int) -> None:
         """Seal ``payload`` (already compressed as ``compression`` says) and append it."""
@@ -169,7 +179,7 @@ def open_header(
 def parse_pack(header_key: bytes, repo_id: bytes, data: bytes) -> list[PackEntry]:
     """Return the entries of a whole pack held in memory."""
     hlen = header_length_from_trailer(data[-TRAILER_LEN:])
-    if hlen + TRAILER_LEN > len(data):
-        raise IntegrityError("pack header length exceeds the pack")
+    if hlen + TRAILER_LEN > len(data) or hlen > PACK_HEADER_MAX:
+        raise IntegrityError("pack header length exceeds the pack or the header limit")
     sealed = data[-TRAILER_LEN - hlen : -TRAILER_LEN]
     return open_header(header_key, repo_id, sealed, len(data))

@@ -35,12 +35,13 @@ from coffer.crypto.aead import object_ad, open_sealed, seal
 from coffer.crypto.blobid import blob_id as keyed_blob_id
 from coffer.crypto.kdf import KeyRing, new_master_key
 from coffer.crypto.slots import SlotInfo, SlotKind, make_slot, open_slot, read_slot_info
-from coffer.engine import compress
+from coffer.engine import compress, limits
 from coffer.engine.chunker import ChunkerParams
 from coffer.engine.errors import RepositoryExists, SnapshotNotFound
 from coffer.engine.index import Index, Location, decode_index, encode_index
 from coffer.engine.manifest import decode_manifest, encode_forget, encode_snapshot
 from coffer.engine.pack import (
+    ENTRY_LEN,
     TRAILER_LEN,
     PackEntry,
     blob_ad,
@@ -133,7 +134,7 @@ class RepoParams:
 def read_config_header(backend: Backend) -> tuple[bytes, bytes]:
     """Return ``(header, sealed_params)``; RepositoryError if there is no usable config."""
     try:
-        raw = backend.load(ObjectType.CONFIG, "config")
+        raw = limits.load_bounded(backend, ObjectType.CONFIG, "config")
     except ObjectNotFound:
         raise RepositoryError(f"no Coffer repository at {backend.location}") from None
     if len(raw) < _HEADER.size or raw[:4] != CONFIG_MAGIC:
@@ -146,9 +147,11 @@ def read_config_header(backend: Backend) -> tuple[bytes, bytes]:
 def list_slots(backend: Backend) -> list[SlotInfo]:
     """Public metadata of every key slot, readable without a key."""
     out = []
-    for name, _size in backend.list(ObjectType.KEYS):
+    for name, size in backend.list(ObjectType.KEYS):
         try:
-            out.append(read_slot_info(name, backend.load(ObjectType.KEYS, name)))
+            out.append(
+                read_slot_info(name, limits.load_bounded(backend, ObjectType.KEYS, name, size))
+            )
         except (IntegrityError, RepositoryError):
             continue  # damaged, or a slot kind/version this Coffer does not know
     return sorted(out, key=lambda s: (s.created, s.slot_id))
@@ -226,8 +229,12 @@ class Repository:
         header, sealed = read_config_header(backend)
         repo_id = header[5:]
         damaged = []
-        for name, _size in backend.list(ObjectType.KEYS):
-            data = backend.load(ObjectType.KEYS, name)
+        for name, size in backend.list(ObjectType.KEYS):
+            try:
+                data = limits.load_bounded(backend, ObjectType.KEYS, name, size)
+            except IntegrityError:  # larger than any key slot: damaged or injected
+                damaged.append(name)
+                continue
             if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), name):
                 damaged.append(name)
                 continue
@@ -288,11 +295,17 @@ class Repository:
         """
         sealed = seal(self._key_for(kind), plain, object_ad(kind.value, "", self.repo_id))
         oid = hashlib.sha256(sealed).hexdigest()
+        limits.check_write(kind, oid, len(sealed))
         self.backend.save(kind, oid, sealed)
         return oid
 
-    def load_object(self, kind: ObjectType, oid: str) -> bytes:
-        sealed = self.backend.load(kind, oid)
+    def load_object(self, kind: ObjectType, oid: str, size: int | None = None) -> bytes:
+        """Read, verify by name and open one sealed object; ``size`` as the listing gave it.
+
+        The size is checked against the type's cap before any byte is read
+        (:mod:`coffer.engine.limits`).
+        """
+        sealed = limits.load_bounded(self.backend, kind, oid, size)
         if not hmac.compare_digest(hashlib.sha256(sealed).hexdigest(), oid):
             raise IntegrityError(f"{kind.value}/{oid}: damaged (content does not match its ID)")
         try:
@@ -338,11 +351,9 @@ class Repository:
         decoded: DecodedIndex = {}
         damaged: dict[str, str] = {}
         vanished = False
-        for oid, _ in self.backend.list(ObjectType.INDEX):
+        for oid, size in self.backend.list(ObjectType.INDEX):
             try:
-                plain = zstandard.ZstdDecompressor().decompress(
-                    self.load_object(ObjectType.INDEX, oid), max_output_size=1 << 31
-                )
+                plain = _decompress_index(self.load_object(ObjectType.INDEX, oid, size))
                 decoded[oid] = decode_index(plain)
             except ObjectNotFound:
                 vanished = True
@@ -396,9 +407,9 @@ class Repository:
         adopted by mistake is only kept longer, never lost.
         """
         out: set[str] = set()
-        for oid, _ in self.backend.list(ObjectType.LOCKS):
+        for oid, size in self.backend.list(ObjectType.LOCKS):
             try:
-                doc = json.loads(self.load_object(ObjectType.LOCKS, oid))
+                doc = json.loads(self.load_object(ObjectType.LOCKS, oid, size))
             except (IntegrityError, BackendError, ValueError):
                 continue
             if isinstance(doc, dict) and doc.get("kind") == "prune-plan":
@@ -408,9 +419,20 @@ class Repository:
     def save_index(
         self, packs: list[tuple[str, list[PackEntry]]], supersedes: tuple[str, ...] = ()
     ) -> str:
-        plain = zstandard.ZstdCompressor(level=3).compress(encode_index(packs, supersedes))
-        oid = self.save_object(ObjectType.INDEX, plain)
-        self.index_ids.add(oid)
+        """Store ``packs`` as index objects of at most :data:`limits.INDEX_PIECE_BYTES` each.
+
+        Readers cap an index object's size (:mod:`coffer.engine.limits`), so a large index
+        (prune's and repair's consolidation) is written in pieces. Only the last piece
+        supersedes: until it exists the old objects stay live beside the new pieces (redundant
+        but correct), and once it exists every piece is live. Returns the last piece's ID.
+        """
+        oid = ""
+        pieces = split_index(packs)
+        for n, piece in enumerate(pieces):
+            sup = supersedes if n == len(pieces) - 1 else ()
+            plain = zstandard.ZstdCompressor(level=3).compress(encode_index(piece, sup))
+            oid = self.save_object(ObjectType.INDEX, plain)
+            self.index_ids.add(oid)
         return oid
 
     # -- snapshots ------------------------------------------------------------------------
@@ -490,11 +512,11 @@ class Repository:
         if not self.index_loaded:
             self.load_index()
 
-    def load_manifest(self, oid: str) -> Snapshot | ForgetRecord:
+    def load_manifest(self, oid: str, size: int | None = None) -> Snapshot | ForgetRecord:
         """Decode one ``snapshots/`` object (a snapshot or a forget record)."""
         plain = self._manifest_plain.get(oid)
         if plain is None:
-            plain = self.load_object(ObjectType.SNAPSHOTS, oid)
+            plain = self.load_object(ObjectType.SNAPSHOTS, oid, size)
             if self.format_version >= 2:
                 self._manifest_plain[oid] = plain
         obj = decode_manifest(plain, oid)
@@ -511,9 +533,9 @@ class Repository:
     def list_manifests(self) -> Manifests:
         """Read every object in ``snapshots/``; damaged ones are reported, not raised."""
         out = Manifests()
-        for oid, _size in self.backend.list(ObjectType.SNAPSHOTS):
+        for oid, size in self.backend.list(ObjectType.SNAPSHOTS):
             try:
-                obj = self.load_manifest(oid)
+                obj = self.load_manifest(oid, size)
             except ObjectNotFound:
                 continue  # removed (forget) while we listed
             except (IntegrityError, BackendError) as exc:  # BackendError: e.g. not a regular file
@@ -550,8 +572,7 @@ class Repository:
         tail_len = min(size, 64 * 1024)
         tail = self.backend.load(ObjectType.DATA, pack_id, size - tail_len, tail_len)
         hlen = header_length_from_trailer(tail[-TRAILER_LEN:])
-        if hlen + TRAILER_LEN > size:
-            raise IntegrityError(f"data/{pack_id}: header length exceeds the pack")
+        limits.check_header_length(pack_id, hlen, size)  # before reading that many bytes
         if hlen + TRAILER_LEN <= tail_len:
             sealed = tail[tail_len - TRAILER_LEN - hlen : tail_len - TRAILER_LEN]
         else:
@@ -578,11 +599,40 @@ class Repository:
         loc = self.index.get(blob_id)
         if loc is None:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
+        return self.read_blob_at(blob_id, loc)
+
+    def read_blob_at(self, blob_id: bytes, loc: Location) -> bytes:
+        """Read one blob by its range (from the authenticated index or header) and open it."""
         sealed = self.backend.load(ObjectType.DATA, loc.pack_id, loc.offset, loc.length)
         return self.open_blob(blob_id, loc, sealed)
 
     def blob_id(self, data: bytes | memoryview) -> bytes:
         return keyed_blob_id(self.keys.chunk_id, data)
+
+
+def _decompress_index(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(data, max_output_size=limits.INDEX_PLAIN_MAX)
+
+
+def split_index(
+    packs: list[tuple[str, list[PackEntry]]],
+) -> list[list[tuple[str, list[PackEntry]]]]:
+    """Group packs so each group's index plaintext stays under :data:`limits.INDEX_PIECE_BYTES`.
+
+    A pack is never split (a group holds at least one; :data:`limits.MAX_PACK_ENTRIES` keeps one
+    pack's entries under :data:`limits.INDEX_PLAIN_MAX`). Always at least one group, so an empty
+    consolidation still writes the object that supersedes.
+    """
+    groups: list[list[tuple[str, list[PackEntry]]]] = [[]]
+    used = 0
+    for pack_id, entries in packs:
+        cost = 36 + len(entries) * ENTRY_LEN
+        if groups[-1] and used + cost > limits.INDEX_PIECE_BYTES:
+            groups.append([])
+            used = 0
+        groups[-1].append((pack_id, entries))
+        used += cost
+    return groups
 
 
 def merge_index_objects(

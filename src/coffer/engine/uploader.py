@@ -113,7 +113,7 @@ class Uploader:
         for bid, method, sealed, raw_len in self._sealing.popleft().result():
             self._writer.add_sealed(bid, method, sealed, raw_len)
             self.stats.bytes_payload += len(sealed)
-            if self._writer.size >= self.repo.params.pack_size:
+            if self._writer.full(self.repo.params.pack_size):
                 self._ship()
 
     def settle(self) -> None:

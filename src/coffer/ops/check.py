@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coffer.backends.base import BackendError, ObjectType
+from coffer.engine import limits
 from coffer.engine.index import Index, Location
 from coffer.engine.pack import PackEntry
 from coffer.engine.progress import Progress
@@ -56,8 +57,12 @@ class Checker:
         self.progress.warn(message)
 
     def check_keys(self) -> None:
-        for name, _ in self.repo.backend.list(ObjectType.KEYS):
-            data = self.repo.backend.load(ObjectType.KEYS, name)
+        for name, size in self.repo.backend.list(ObjectType.KEYS):
+            try:
+                data = limits.load_bounded(self.repo.backend, ObjectType.KEYS, name, size)
+            except (IntegrityError, BackendError) as exc:
+                self.error(f"keys/{name}: damaged ({exc})")
+                continue
             if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), name):
                 self.error(f"keys/{name}: damaged (content does not match its ID)")
 
@@ -110,33 +115,64 @@ class Checker:
             if {e.blob_id for e in header} != {e.blob_id for e in entries}:
                 self.error(f"data/{pack_id}: header does not match the index")
             if pack_id in to_read:
-                self._read_pack(pack_id, header)
+                self._read_pack(pack_id, header, sizes[pack_id])
         self.progress.finish()
 
-    def _read_pack(self, pack_id: str, header: list[PackEntry]) -> None:
+    def _read_pack(self, pack_id: str, header: list[PackEntry], size: int) -> None:
         try:
-            data = self.repo.backend.load(ObjectType.DATA, pack_id)
+            intact, bad = self._stream_pack(pack_id, header, size)
         except BackendError as exc:
             self.error(f"data/{pack_id}: unreadable ({exc})")
             return
         self.report.packs_read += 1
-        self.report.bytes_read += len(data)
-        self.progress.advance(len(data))
-        intact = hashlib.sha256(data).hexdigest() == pack_id
         if not intact:
             self.error(f"data/{pack_id}: damaged (content does not match its ID)")
-        bad = 0
-        for e in header:
-            loc = Location(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
-            try:
-                self.repo.open_blob(e.blob_id, loc, data[e.offset : e.offset + e.length])
-                self.report.blobs += 1
-            except IntegrityError:
-                bad += 1
         if bad:
             self.error(f"data/{pack_id}: {bad} blobs failed authentication")
         elif intact and self.on_verified is not None:
             self.on_verified(pack_id)
+
+    def _stream_pack(self, pack_id: str, header: list[PackEntry], size: int) -> tuple[bool, int]:
+        """Hash the pack and open its blobs in one pass of bounded reads; (intact, bad blobs).
+
+        The pack is read in pieces of :data:`limits.PACK_READ_PIECE` bytes; what is kept between
+        pieces is at most the blob in progress (its length comes from the authenticated header),
+        so a pack's size as storage reports it costs reading time, never memory.
+        """
+        hasher = hashlib.sha256()
+        entries = sorted(header, key=lambda e: e.offset)
+        buf, buf_start, pos, i, bad = bytearray(), 0, 0, 0, 0
+        while pos < size:
+            piece = self.repo.backend.load(
+                ObjectType.DATA, pack_id, pos, min(limits.PACK_READ_PIECE, size - pos)
+            )
+            hasher.update(piece)
+            buf += piece
+            pos += len(piece)
+            self.report.bytes_read += len(piece)
+            self.progress.advance(len(piece))
+            while i < len(entries) and entries[i].offset + entries[i].length <= pos:
+                bad += not self._open_entry(pack_id, entries[i], buf, buf_start)
+                i += 1
+            keep = min(entries[i].offset, pos) if i < len(entries) else pos
+            if keep > buf_start:
+                del buf[: keep - buf_start]
+                buf_start = keep
+        bad += len(entries) - i  # entries beyond the end of what could be read
+        return hasher.hexdigest() == pack_id, bad
+
+    def _open_entry(self, pack_id: str, e: PackEntry, buf: bytearray, buf_start: int) -> bool:
+        loc = Location(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+        if e.offset < buf_start:  # overlaps an earlier blob (no writer does that): read it alone
+            sealed = self.repo.backend.load(ObjectType.DATA, pack_id, e.offset, e.length)
+        else:
+            sealed = bytes(buf[e.offset - buf_start : e.offset - buf_start + e.length])
+        try:
+            self.repo.open_blob(e.blob_id, loc, sealed)
+        except IntegrityError:
+            return False
+        self.report.blobs += 1
+        return True
 
 
 def check(

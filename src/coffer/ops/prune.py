@@ -35,11 +35,11 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from coffer.backends.base import BackendError, ObjectExists, ObjectNotFound, ObjectType
-from coffer.engine import compress
+from coffer.engine import compress, limits
 from coffer.engine.index import Location
 from coffer.engine.locks import locked
 from coffer.engine.pack import PackEntry, PackWriter
@@ -96,9 +96,9 @@ class PruneReport:
 def load_plans(repo: Repository) -> list[Plan]:
     """Every readable prune plan in ``locks/``, oldest first."""
     plans = []
-    for oid, _ in repo.backend.list(ObjectType.LOCKS):
+    for oid, size in repo.backend.list(ObjectType.LOCKS):
         try:
-            doc = json.loads(repo.load_object(ObjectType.LOCKS, oid))
+            doc = json.loads(repo.load_object(ObjectType.LOCKS, oid, size))
         except (IntegrityError, BackendError, ValueError):
             continue
         if isinstance(doc, dict) and doc.get("kind") == PLAN_KIND:
@@ -193,6 +193,25 @@ def _classify_unindexed(
 
 
 # -- mark ---------------------------------------------------------------------------------------
+def _offset(e: PackEntry) -> int:
+    return e.offset
+
+
+def _runs(entries: list[PackEntry]) -> Iterator[list[PackEntry]]:
+    """Entries sorted by offset, grouped into adjacent runs of at most PACK_READ_PIECE bytes."""
+    run: list[PackEntry] = []
+    for e in entries:
+        if run and (
+            e.offset != run[-1].offset + run[-1].length
+            or e.offset + e.length - run[0].offset > limits.PACK_READ_PIECE
+        ):
+            yield run
+            run = []
+        run.append(e)
+    if run:
+        yield run
+
+
 class _Repacker:
     """Copies still-used blobs out of packs being repacked into new packs."""
 
@@ -203,19 +222,30 @@ class _Repacker:
         self.written: Packs = []
 
     def copy_pack(self, pack_id: str, entries: list[PackEntry], wanted: set[bytes]) -> None:
-        data = self.repo.backend.load(ObjectType.DATA, pack_id)
-        for e in entries:
-            if e.blob_id not in wanted:
-                continue
-            loc = Location(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
-            plain = self.repo.open_blob(e.blob_id, loc, data[e.offset : e.offset + e.length])
-            method, payload = compress.maybe_compress(plain, try_it=e.compression != 0)
-            self.writer.add(e.blob_id, method, payload, len(plain))
-            wanted.discard(e.blob_id)
-            self.report.blobs_repacked += 1
-            self.report.bytes_repacked += len(plain)
-            if self.writer.size >= self.repo.params.pack_size:
-                self.flush()
+        """Copy the ``wanted`` blobs, read by range in runs of adjacent blobs.
+
+        A pack is never read whole: its size is storage's word, the ranges come from the
+        authenticated index, and a run stops at :data:`limits.PACK_READ_PIECE` bytes.
+        """
+        for run in _runs(sorted((e for e in entries if e.blob_id in wanted), key=_offset)):
+            start = run[0].offset
+            raw = self.repo.backend.load(
+                ObjectType.DATA, pack_id, start, run[-1].offset + run[-1].length - start
+            )
+            for e in run:
+                if e.blob_id in wanted:
+                    self._copy_blob(pack_id, e, raw[e.offset - start : e.offset - start + e.length])
+                    wanted.discard(e.blob_id)
+
+    def _copy_blob(self, pack_id: str, e: PackEntry, sealed: bytes) -> None:
+        loc = Location(pack_id, e.type, e.compression, e.offset, e.length, e.raw_length)
+        plain = self.repo.open_blob(e.blob_id, loc, sealed)
+        method, payload = compress.maybe_compress(plain, try_it=e.compression != 0)
+        self.writer.add(e.blob_id, method, payload, len(plain))
+        self.report.blobs_repacked += 1
+        self.report.bytes_repacked += len(plain)
+        if self.writer.full(self.repo.params.pack_size):
+            self.flush()
 
     def flush(self) -> None:
         if not len(self.writer):
