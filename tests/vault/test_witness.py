@@ -8,6 +8,7 @@ and node processes over real sockets on one PostgreSQL database).
 
 from __future__ import annotations
 
+import calendar
 import os
 import threading
 import time
@@ -70,11 +71,14 @@ def test_update_read_round_trip(witness: WitnessClient, http: TestClient) -> Non
     assert stored(http) == {"public_key": None, "rows": []}
     assert witness.update(OWNER, row(W1, 1)) == 1
     assert witness.update(OWNER, row(W2, 5)) == 5
+    before = int(time.time())
     assert witness.update(OWNER, row(W1, 3)) == 3
+    after = time.time()
     assert witness.read(OWNER) == [row(W1, 3), row(W2, 5)]
     [signed, _] = witness.read_signed(OWNER)
     assert signed.signature == wp.sign_row(OWNER, row(W1, 3))
-    assert time.time() - time.mktime(time.strptime(signed.updated, "%Y-%m-%dT%H:%M:%SZ")) < 86400
+    when = calendar.timegm(time.strptime(signed.updated, "%Y-%m-%dT%H:%M:%SZ"))
+    assert before <= when <= after  # the vault's clock at the update, in UTC
     # another repository of the same owner is another witness
     other = WitnessKeys.derive(bytes(range(32)), b"repository two")
     assert witness.read(other) == []
