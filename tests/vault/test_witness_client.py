@@ -30,6 +30,7 @@ from coffer.freshness.errors import (
 from coffer.freshness.witness_client import WitnessClient
 from coffer.freshness.witness_proto import WitnessKeys, WitnessRow
 from coffer.vault.app import HttpSettings, create_app
+from coffer.vault.client import VaultClient as VaultClient
 from coffer.vault.errors import RequestRefused
 from coffer.vault.protocol import VaultCore
 from coffer.vault.ratelimit import Limit
@@ -246,3 +247,16 @@ def test_witness_handlers_only_refuse(store: SqlStore, body: dict[str, Any], nam
         assert 400 <= exc.status < 500
         return
     assert isinstance(out, dict)
+
+
+def test_over_a_vault_client_shares_its_pin_and_connection(
+    client: VaultClient, core: VaultCore, http: TestClient
+) -> None:
+    shared = WitnessClient.over(client)
+    assert shared.update(OWNER, row(3)) == 3
+    assert shared.read(OWNER) == [row(3)]
+    shared.close()
+    assert client.info().public_key == core.setup.public_key  # the vault client is still open
+    wrong = VaultClient("http://vault.test", pinned_key=bytes(32), transport=http)
+    with pytest.raises(WitnessProtocolError, match="expected"):
+        WitnessClient.over(wrong).read(OWNER)

@@ -60,12 +60,27 @@ class WitnessClient:
             transport=self._http,
         )
         self._checked = False
+        self._owns_http = True
+
+    @classmethod
+    def over(cls, vault: VaultClient) -> WitnessClient:
+        """The witness of the vault ``vault`` talks to, sharing its connection and its key pin
+        (so the CLI's pinning — known-vaults file, fingerprints, test transports — applies
+        unchanged). Closing the witness client leaves ``vault`` open."""
+        client = cls.__new__(cls)
+        client.url = vault.url
+        client._http = vault.http
+        client._vault = vault
+        client._checked = False
+        client._owns_http = False
+        return client
 
     def __repr__(self) -> str:
         return f"WitnessClient({self.url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> WitnessClient:
         return self

@@ -128,6 +128,11 @@ class VaultClient:
     def __repr__(self) -> str:
         return f"VaultClient({self.url!r})"
 
+    @property
+    def http(self) -> httpx.Client:
+        """The HTTP client (shared by :class:`coffer.freshness.witness_client.WitnessClient`)."""
+        return self._http
+
     def close(self) -> None:
         self._http.close()
 
