@@ -21,3 +21,12 @@ def _private_cache_and_config(tmp_path_factory: pytest.TempPathFactory) -> Itera
     mp.setenv("COFFER_VAULT_MIN_KSF", "8,1")
     yield
     mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _private_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test is a device of its own: device state (freshness records, failed passwords)
+    from one test never reaches another (the golden repositories share their IDs)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

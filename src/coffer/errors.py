@@ -17,12 +17,14 @@ the CLI returns for it, so a user error always ends as one line on stderr plus a
     ├── RestoreIncomplete (17)          some entries could not be written into the target
     ├── MissingSystemLibrary (18)       libsodium cannot be loaded
     ├── BackupOverdue (19)              `coffer status --max-age`: no recent successful backup
+    ├── FreshnessError (20)             storage shows an older state than this device or the
+    │                                   witness has seen (coffer.freshness)
     └── PartialBackup (3)               backup finished but skipped some files
 
 Exit codes (documented in README.md, whose table a test compares with every class's code):
 0 ok, 1 unexpected, 2 usage, 3 partial backup, 10 repository, 11 key, 12 integrity, 13 locked,
 14 storage (also a full restore target), 15 vault, 16 stale password, 17 restore incomplete,
-18 missing system library, 19 backup overdue, 130 interrupted.
+18 missing system library, 19 backup overdue, 20 freshness (rollback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ class BackupOverdue(CofferError):
     there is none) — the code monitoring checks."""
 
     exit_code = 19
+
+
+class FreshnessError(CofferError):
+    """Storage shows an older state than this device or the witness has seen: a rollback, the
+    newest snapshots hidden, or snapshots removed without a forget record (coffer.freshness).
+
+    Every object is still authentic — which is why this is not :class:`IntegrityError`: the
+    provider withheld or put back objects it cannot forge. ``--accept-rollback`` goes on.
+    """
+
+    exit_code = 20
 
 
 class IntegrityError(CofferError):

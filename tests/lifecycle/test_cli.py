@@ -15,6 +15,7 @@ from coffer.backends.base import ObjectType
 from coffer.cli.main import main
 from coffer.engine.locks import _write
 from coffer.ops.check import check
+from coffer.ops.forget import remove_with_record
 from coffer.ops.prune import load_plans
 from coffer.ops.verify_state import VerifiedRecord, select_packs
 
@@ -55,6 +56,12 @@ def cli(
     return run
 
 
+def _owner_removes(handle: RepoHandle, oid: str) -> None:
+    """Remove one snapshot as its owner does (with a forget record, so no freshness alarm)."""
+    repo = handle.open()
+    remove_with_record(repo, [repo.load_snapshot(oid)])
+
+
 def _three_snapshots(handle: RepoHandle, tmp_path: Path) -> tuple[Path, list[str]]:
     src = write_files(tmp_path / "src", random_files(31, 3, 60_000))
     ids = [do_backup(handle, src).snapshot.id]
@@ -90,7 +97,7 @@ def test_forget_without_policy_is_a_usage_error(cli, handle: RepoHandle, tmp_pat
 
 def test_prune_cli_json_and_grace(cli, handle: RepoHandle, tmp_path: Path) -> None:
     _src, ids = _three_snapshots(handle, tmp_path)
-    handle.open().backend.remove(ObjectType.SNAPSHOTS, ids[0])
+    _owner_removes(handle, ids[0])
     r = cli("prune", "--json", "--grace", "1h")
     assert r.code == 0, r.err
     doc = r.json()
@@ -216,7 +223,7 @@ def test_forget_prune_json_and_bad_grace_deletes_nothing(
 
 def test_unlock_never_removes_a_prune_plan(cli, handle: RepoHandle, tmp_path: Path) -> None:
     _src, ids = _three_snapshots(handle, tmp_path)
-    handle.open().backend.remove(ObjectType.SNAPSHOTS, ids[0])
+    _owner_removes(handle, ids[0])
     assert cli("prune", "--grace", "1h").code == 0
     plans = load_plans(handle.open())
     assert len(plans) == 1

@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from coffer.backends.base import ObjectType
 from coffer.engine.progress import Progress
 from coffer.ops.backup import BackupOptions, backup
 from coffer.ops.check import check
+from coffer.ops.forget import remove_with_record
 from coffer.ops.prune import PruneOptions, prune
 from coffer.ops.restore import restore
 from coffer.ops.retention import Policy, apply_policy
@@ -163,8 +163,8 @@ class TwoDevices(RuleBasedStateMachine):
     def forget(self, keep: int) -> None:
         repo = self.handle.open()
         for decision in apply_policy(list(repo.snapshots()), Policy(last=keep)):
+            remove_with_record(repo, decision.remove)  # as the owner's forget does
             for snap in decision.remove:
-                repo.backend.remove(ObjectType.SNAPSHOTS, snap.id)
                 del self.expected[snap.id]
 
     @rule(max_unused=st.sampled_from([0.0, 0.05, 0.5]))

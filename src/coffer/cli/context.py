@@ -10,6 +10,9 @@ Rules:
   (:mod:`coffer.cli.unlock`); the vault from ``--vault``/``--account``/``--vault-key``, the
   environment, the config file or the slot's metadata. ``--remember`` keeps the key that
   opened the repository (:mod:`coffer.unlock.remember`); nothing is kept by default.
+- Opening checks freshness (:mod:`coffer.freshness.guard`): its notices go to stderr
+  (``coffer: …``, or a ``warning`` JSON line with ``--json``); ``--accept-rollback`` — on the
+  command or before it (``coffer --accept-rollback restore …``) — goes on past a rollback.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,8 +36,14 @@ from coffer.errors import UsageError
 from coffer.unlock.secrets import OutsideSecrets, read_text_file
 from coffer.unlock.settings import VaultTarget, resolve
 
+if TYPE_CHECKING:
+    from coffer.freshness.guard import FreshnessOptions
+
 ENV_REPO = "COFFER_REPO"
 ENV_REPOSITORY_FILE = "COFFER_REPOSITORY_FILE"
+# commands that say "same-device protection only" to a device meeting a repository without a
+# witness for the first time (restoring is the new-device case; other commands stay quiet)
+SAY_PROTECTION = frozenset({"restore"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +63,7 @@ class Options:
     recovery_key_command: str | None = None
     repository_file: Path | None = None
     verbose: int = 0
+    accept_rollback: bool = False
     _secrets: OutsideSecrets | None = field(default=None, repr=False)
 
     @property
@@ -117,6 +128,12 @@ def common_options(func: F) -> F:
         help="download bandwidth limit in KiB/s (or COFFER_LIMIT_DOWNLOAD)",
     )
     @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+    @click.option(
+        "--accept-rollback",
+        is_flag=True,
+        help="go on when storage shows an older state than this device or the witness has "
+        "seen (records the loss; exit code 20 otherwise)",
+    )
     @click.option("-q", "--quiet", is_flag=True, help="no progress bars")
     @click.option(
         "-v",
@@ -139,6 +156,7 @@ def common_options(func: F) -> F:
         limit_upload: float | None,
         limit_download: float | None,
         as_json: bool,
+        accept_rollback: bool,
         quiet: bool,
         verbose: int,
         **kw: Any,
@@ -148,9 +166,36 @@ def common_options(func: F) -> F:
         opts.limit_upload, opts.limit_download = limit_upload, limit_download
         opts.password_command, opts.recovery_key_command = password_command, recovery_key_command
         opts.repository_file, opts.verbose = repository_file, verbose
+        opts.accept_rollback = accept_rollback or _global_accept_rollback()
         return func(opts, **kw)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _global_accept_rollback() -> bool:
+    """``coffer --accept-rollback COMMAND``: the flag given before the command."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root is not None and root.params.get("accept_rollback"))
+
+
+def freshness_options(opts: Options) -> FreshnessOptions:
+    """How the freshness check reports to this command's user."""
+    from coffer.freshness.guard import FreshnessOptions
+
+    def notify(message: str) -> None:
+        if opts.json:
+            from coffer.cli.jsonstream import line
+
+            line({"message_type": "warning", "message": message}, sys.stderr)
+        else:
+            from coffer.cli.output import safe_text  # rich loads only when a notice is shown
+
+            click.echo(f"coffer: {safe_text(message)}", err=True)
+
+    ctx = click.get_current_context(silent=True)
+    say = ctx is not None and ctx.info_name in SAY_PROTECTION
+    return FreshnessOptions(accept_rollback=opts.accept_rollback, notify=notify, say_protection=say)
 
 
 def repository_address(opts: Options) -> str:
@@ -212,6 +257,7 @@ def open_repository(opts: Options, vault: VaultTarget | None = None) -> Reposito
         TerminalPrompter(),
         opts.vault if vault is None else vault,
         remember_key=opts.remember,
+        freshness=freshness_options(opts),
     )
     if opened.remembered_in is not None:
         remembered_notice(opened.repository.repo_id, opened.remembered_in)

@@ -10,12 +10,10 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 import click
 
-from coffer.backends.base import ObjectNotFound
 from coffer.cli.context import Options, common_options, open_repository, resolve_snapshot
 from coffer.cli.filter_options import resolve_filtered, snapshot_filter_options
 from coffer.cli.output import BarProgress, emit_json, human_bytes, safe_text
@@ -23,7 +21,7 @@ from coffer.engine.locks import locked, remove_stale_locks
 from coffer.engine.repository import Repository
 from coffer.errors import UsageError
 from coffer.ops.diff import diff as diff_snapshots
-from coffer.ops.forget import forget
+from coffer.ops.forget import forget, remove_with_record
 from coffer.ops.prune import DEFAULT_GRACE, PruneOptions, PruneReport, prune
 from coffer.ops.repair import repair_index, repair_snapshots
 from coffer.ops.retention import GroupDecision, Policy, parse_duration
@@ -190,9 +188,7 @@ def _forget_ids(
             snap = resolve_filtered(repo, ref, wanted)[0]
             chosen[snap.id] = snap
         if not dry_run:
-            for oid in chosen:
-                with contextlib.suppress(ObjectNotFound):
-                    repo.remove_snapshot(oid)
+            remove_with_record(repo, list(chosen.values()))
     pruned = (
         prune(repo, popts, BarProgress(enabled=not (opts.quiet or opts.json))) if popts else None
     )

@@ -83,7 +83,13 @@ class LazyGroup(_Polished, click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="coffer")
-def cli() -> None:
+@click.option(
+    "--accept-rollback",
+    is_flag=True,
+    help="for the command that follows: go on when storage shows an older state than this "
+    "device or the witness has seen (see the command's own --accept-rollback)",
+)
+def cli(accept_rollback: bool) -> None:
     """End-to-end encrypted backups of chat histories."""
 
 

@@ -150,6 +150,8 @@ def locked(repo: Repository, *, exclusive: bool = False) -> Iterator[None]:
         return
     holder = _Holder(repo, exclusive)
     holder.acquire()
+    if exclusive:
+        repo.drop_listing()  # what other devices wrote before we got the lock must be seen
     try:
         yield
     finally:

@@ -71,6 +71,12 @@ class WriterClock(Protocol):
 
     def next_seq(self) -> int: ...
 
+    def saved(self, obj: Snapshot | ForgetRecord) -> None:
+        """``obj`` (stamped with :meth:`next_seq`'s value) is now stored: commit the counter.
+
+        Called only after the object was written, so a failed upload never uses up a value.
+        """
+
 
 class EphemeralClock:
     """A writer ID of its own and a counter from 1, forgotten when the process ends."""
@@ -80,8 +86,11 @@ class EphemeralClock:
         self._seq = 0
 
     def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
+        return self._seq + 1
+
+    def saved(self, obj: Snapshot | ForgetRecord) -> None:
+        if obj.writer == self.writer:
+            self._seq = max(self._seq, obj.seq)
 
 
 @dataclass
@@ -179,6 +188,7 @@ class Repository:
         self.index_loaded = False
         self.clock: WriterClock = EphemeralClock()
         self._manifest_plain: dict[str, bytes] = {}  # object ID → opened plaintext (small in v2)
+        self._listing: Manifests | None = None  # the one listing of snapshots/ (list_manifests)
 
     def __repr__(self) -> str:
         return f"Repository({self.backend.location!r}, id={self.repo_id.hex()[:8]})"
@@ -449,6 +459,7 @@ class Repository:
         snap.id = self.save_object(ObjectType.SNAPSHOTS, encode_snapshot(snap))
         snap.version = 2
         self._manifest_plain.pop(snap.id, None)
+        self._saved(snap)
         return snap.id
 
     def save_forget_record(self, rec: ForgetRecord) -> str:
@@ -456,7 +467,17 @@ class Repository:
         self.require_writable()
         self._stamp(rec)
         rec.id = self.save_object(ObjectType.SNAPSHOTS, encode_forget(rec))
+        self._saved(rec)
         return rec.id
+
+    def _saved(self, obj: Snapshot | ForgetRecord) -> None:
+        """Keep the cached listing current and let the clock commit the counter."""
+        if self._listing is not None:
+            if isinstance(obj, Snapshot):
+                self._listing.snapshots[obj.id] = obj
+            else:
+                self._listing.forgets[obj.id] = obj
+        self.clock.saved(obj)
 
     def _stamp(self, obj: Snapshot | ForgetRecord) -> None:
         if obj.writer:
@@ -530,8 +551,25 @@ class Repository:
             raise SnapshotNotFound(f"{oid[:8]} is a forget record, not a snapshot")
         return obj
 
-    def list_manifests(self) -> Manifests:
-        """Read every object in ``snapshots/``; damaged ones are reported, not raised."""
+    def list_manifests(self, *, fresh: bool = False) -> Manifests:
+        """Every object in ``snapshots/``; damaged ones are reported, not raised.
+
+        Storage is listed once per opened repository (every command's freshness check and its
+        own reading share that listing); objects this process saves or removes are applied to
+        it. ``fresh=True`` (and :meth:`drop_listing`, which an exclusive lock calls) lists
+        again — what prune and forget need, since other devices may have written meanwhile.
+        The result is a copy: callers may change its dictionaries, not the objects in them.
+        """
+        if self._listing is None or fresh:
+            self._listing = self._read_listing()
+        cached = self._listing
+        return Manifests(dict(cached.snapshots), dict(cached.forgets), dict(cached.damaged))
+
+    def drop_listing(self) -> None:
+        """Forget the cached listing: the next :meth:`list_manifests` lists storage again."""
+        self._listing = None
+
+    def _read_listing(self) -> Manifests:
         out = Manifests()
         for oid, size in self.backend.list(ObjectType.SNAPSHOTS):
             try:
@@ -559,8 +597,15 @@ class Repository:
             yield self.load_snapshot(oid)
 
     def remove_snapshot(self, oid: str) -> None:
-        self.backend.remove(ObjectType.SNAPSHOTS, oid)
-        self._manifest_plain.pop(oid, None)
+        """Delete one ``snapshots/`` object (a snapshot or a superseded forget record)."""
+        try:
+            self.backend.remove(ObjectType.SNAPSHOTS, oid)
+        finally:
+            self._manifest_plain.pop(oid, None)
+            if self._listing is not None:
+                self._listing.snapshots.pop(oid, None)
+                self._listing.forgets.pop(oid, None)
+                self._listing.damaged.pop(oid, None)
 
     # -- packs and blobs ------------------------------------------------------------------
     def read_pack_header(self, pack_id: str, size: int | None = None) -> list[PackEntry]:

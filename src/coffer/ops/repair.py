@@ -29,6 +29,7 @@ from coffer.engine.pack import PackEntry
 from coffer.engine.repository import Repository
 from coffer.engine.snapshot import Node, Snapshot
 from coffer.errors import IntegrityError
+from coffer.ops.forget import remove_with_record
 from coffer.ops.prune import refuse_append_only
 
 REPAIRED_TAG = "repaired"
@@ -117,9 +118,11 @@ def repair_snapshot(
     snap.skipped = snap.skipped + [
         {"path": p, "error": "removed by repair: stored data is missing"} for p in removed
     ]
+    gone = Snapshot(snap.time, snap.hostname, snap.username, snap.paths, id=original)
+    gone.writer, gone.seq = snap.writer, snap.seq
+    snap.writer, snap.seq, snap.seen = "", 0, {}  # the copy is a new object of this device
     new_id = repo.save_snapshot(snap)
-    with contextlib.suppress(ObjectNotFound):
-        repo.remove_snapshot(original)
+    remove_with_record(repo, [gone])  # the original goes as its owner removes it
     return SnapshotRepair(original, new_id, removed)
 
 

@@ -13,17 +13,22 @@ Rules (the order is the contract; the CLI and the Python API both come through h
    :class:`~coffer.unlock.password_route.PasswordRoute`'s.
 3. With ``remember=True`` the secret that opened the repository (R or V, never M) is kept by
    :mod:`coffer.unlock.remember`; :attr:`Unlocked.remembered_in` says where, for a notice.
+4. Every opened repository then goes through the freshness check
+   (:func:`coffer.freshness.guard.guard`; :attr:`Unlocked.freshness` is its report): storage
+   that shows an older state than this device or the witness has seen is
+   :class:`~coffer.errors.FreshnessError` unless the caller accepts the rollback.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coffer.backends.base import Backend
 from coffer.crypto.recovery import RecoveryKey
 from coffer.crypto.slots import SlotInfo, SlotKind
 from coffer.engine.repository import Repository, list_slots, read_config_header
 from coffer.errors import WrongKey
+from coffer.freshness.guard import FreshnessOptions, FreshnessReport, guard
 from coffer.unlock import remember
 from coffer.unlock.errors import NoSecret
 from coffer.unlock.secrets import Prompter, SecretSource
@@ -37,6 +42,7 @@ class Unlocked:
     repository: Repository
     kind: SlotKind
     remembered_in: str | None = None
+    freshness: FreshnessReport | None = None
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,22 @@ def open_repository(
     prompter: Prompter,
     target: VaultTarget,
     remember_key: bool = False,
+    freshness: FreshnessOptions | None = None,
 ) -> Unlocked:
-    """Open the repository at ``backend`` by the first route that applies (module rules)."""
+    """Open the repository at ``backend`` by the first route that applies (module rules), then
+    check its freshness (``freshness``: how; by default warnings go to :mod:`warnings`)."""
+    opened = _open(backend, secrets, prompter, target, remember_key)
+    report = guard(opened.repository, freshness)
+    return replace(opened, freshness=report)
+
+
+def _open(
+    backend: Backend,
+    secrets: SecretSource,
+    prompter: Prompter,
+    target: VaultTarget,
+    remember_key: bool,
+) -> Unlocked:
     given = secrets.recovery_key()
     key = RecoveryKey.parse(given.value.decode("utf-8")) if given is not None else None
     header, _sealed = read_config_header(backend)
