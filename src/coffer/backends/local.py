@@ -185,7 +185,7 @@ class LocalBackend(Backend):
     ) -> bytes:
         check_range(offset, length)
         path = self._path(kind, name)
-        what = f"{kind.value}/{name}"
+        what = "config" if kind is ObjectType.CONFIG else f"{kind.value}/{name}"
         try:
             fd = _open_regular(path, what)
             with os.fdopen(fd, "rb") as f:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from coffer.backends.base import BackendError, ObjectNotFound, ObjectType
+from coffer.backends.base import BackendError, ObjectNotFound, ObjectType, TransientError
 from coffer.engine.repository import Repository
 from coffer.errors import IntegrityError, RepositoryLocked
 
@@ -75,8 +75,10 @@ def list_locks(repo: Repository) -> list[LockInfo]:
                     float(doc["time"]),
                 )
             )
-        except (IntegrityError, ObjectNotFound, ValueError, KeyError):
-            continue
+        except TransientError:
+            raise
+        except (IntegrityError, BackendError, ValueError, KeyError):
+            continue  # damaged, injected, not a regular file, removed meanwhile: not a lock
     return out
 
 

@@ -30,7 +30,7 @@ from typing import Protocol
 
 import zstandard
 
-from coffer.backends.base import Backend, BackendError, ObjectNotFound, ObjectType
+from coffer.backends.base import Backend, BackendError, ObjectNotFound, ObjectType, TransientError
 from coffer.crypto.aead import object_ad, open_sealed, seal
 from coffer.crypto.blobid import blob_id as keyed_blob_id
 from coffer.crypto.kdf import KeyRing, new_master_key
@@ -161,8 +161,10 @@ def list_slots(backend: Backend) -> list[SlotInfo]:
             out.append(
                 read_slot_info(name, limits.load_bounded(backend, ObjectType.KEYS, name, size))
             )
-        except (IntegrityError, RepositoryError):
-            continue  # damaged, or a slot kind/version this Coffer does not know
+        except TransientError:
+            raise
+        except (IntegrityError, RepositoryError, BackendError):
+            continue  # damaged, not a regular file, or a slot kind/version this Coffer lacks
     return sorted(out, key=lambda s: (s.created, s.slot_id))
 
 
@@ -242,7 +244,9 @@ class Repository:
         for name, size in backend.list(ObjectType.KEYS):
             try:
                 data = limits.load_bounded(backend, ObjectType.KEYS, name, size)
-            except IntegrityError:  # larger than any key slot: damaged or injected
+            except TransientError:
+                raise
+            except (IntegrityError, BackendError):  # too large, or not a regular file: no slot
                 damaged.append(name)
                 continue
             if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), name):
@@ -367,8 +371,10 @@ class Repository:
                 decoded[oid] = decode_index(plain)
             except ObjectNotFound:
                 vanished = True
-            except (IntegrityError, zstandard.ZstdError) as exc:
-                damaged[oid] = str(exc)
+            except TransientError:
+                raise
+            except (IntegrityError, BackendError, zstandard.ZstdError) as exc:
+                damaged[oid] = str(exc)  # BackendError: e.g. not a regular file
         return decoded, damaged, vanished
 
     def adopt_unindexed_packs(self) -> list[tuple[str, list[PackEntry]]]:
@@ -613,6 +619,7 @@ class Repository:
         if size is None:
             size = self.backend.stat(ObjectType.DATA, pack_id)
         if size < TRAILER_LEN:
+            self.backend.load(ObjectType.DATA, pack_id, 0, size)  # a FIFO: "not a regular file"
             raise IntegrityError(f"data/{pack_id}: too short to be a pack")
         tail_len = min(size, 64 * 1024)
         tail = self.backend.load(ObjectType.DATA, pack_id, size - tail_len, tail_len)

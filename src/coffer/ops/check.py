@@ -8,8 +8,9 @@ What is checked, in order (each problem is reported with the object's name; chec
 5. with ``read_data`` (or a subset): every pack's SHA-256 equals its name and every blob in it
    authenticates, decompresses and matches its keyed ID; ``on_verified(pack_id)`` is called for
    each pack that read back clean (the CLI records it, see :mod:`coffer.ops.verify_state`).
-Packs that no index lists are reported as warnings (an interrupted backup leaves them; the next
-backup adopts them, prune removes them).
+Objects in ``locks/`` that cannot be read (damaged, injected, not a regular file) are warnings:
+they lock nobody out. Packs that no index lists are reported as warnings (an interrupted backup
+leaves them; the next backup adopts them, prune removes them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from coffer.backends.base import BackendError, ObjectType
+from coffer.backends.base import BackendError, ObjectNotFound, ObjectType
 from coffer.engine import limits
 from coffer.engine.index import Index, Location
 from coffer.engine.pack import PackEntry
@@ -56,6 +57,9 @@ class Checker:
         self.report.errors.append(message)
         self.progress.warn(message)
 
+    def warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+
     def check_keys(self) -> None:
         for name, size in self.repo.backend.list(ObjectType.KEYS):
             try:
@@ -65,6 +69,16 @@ class Checker:
                 continue
             if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), name):
                 self.error(f"keys/{name}: damaged (content does not match its ID)")
+
+    def check_locks(self) -> None:
+        """Objects in ``locks/`` that cannot be read are warnings: they lock nobody out."""
+        for oid, size in self.repo.backend.list(ObjectType.LOCKS):
+            try:
+                self.repo.load_object(ObjectType.LOCKS, oid, size)
+            except ObjectNotFound:
+                continue  # released while we listed
+            except (IntegrityError, BackendError) as exc:
+                self.warn(f"locks/{oid}: not a lock, ignored ({exc})")
 
     def check_index(self) -> None:
         decoded, damaged, _vanished = self.repo.read_index_objects()
@@ -76,7 +90,7 @@ class Checker:
         for oid in self.repo.snapshot_ids():
             try:
                 snap = self.repo.load_snapshot(oid)
-            except IntegrityError as exc:
+            except (IntegrityError, BackendError) as exc:  # BackendError: not a regular file
                 self.error(f"snapshots/{oid}: damaged ({exc})")
                 continue
             self.report.snapshots += 1
@@ -187,6 +201,7 @@ def check(
     checker = Checker(repo, progress or Progress())
     checker.on_verified = on_verified
     checker.check_keys()
+    checker.check_locks()
     checker.check_index()
     checker.check_snapshots()
     checker.check_packs(read_data, subset)
