@@ -84,6 +84,9 @@ def test_too_many_transient_errors_fail_with_the_storage_code_and_keep_the_last_
     assert run_status.last_success(doc) is not None  # a failure never erases the last success
     r = run_cli(capsys, "status")
     assert r.out.index("last failure:") < r.out.index("last success:")  # what needs attention
+    assert "ago), exit code 14: " in r.out  # the failure's time, age, code and reason
+    [row] = json.loads(run_cli(capsys, "status", "--json").out)
+    assert row["last_failure"]["exit_code"] == 14 and row["last_failure"]["reason"]
 
 
 def test_a_repository_locked_by_another_client_is_waited_for(

@@ -48,10 +48,12 @@ class Installed:
     notes: list[str] = field(default_factory=list)
 
 
-def detect_mode() -> str:
+def detect_mode(systemd_run_dir: Path = Path("/run/systemd/system")) -> str:
+    """The scheduler ``--mode auto`` means here (systemd's own test for a running systemd is
+    ``/run/systemd/system``; the argument exists for the tests)."""
     if sys.platform == "darwin":
         return "launchd"
-    if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
+    if systemd_run_dir.is_dir() and shutil.which("systemctl"):
         return "systemd"
     if shutil.which("crontab"):
         return "cron"
