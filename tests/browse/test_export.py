@@ -44,6 +44,9 @@ def test_layout_index_chats_overview_pages(exported: Path, catalog: Catalog, pho
     shown = sum(f.read_text().count('<article class="msg') for f in files)
     assert shown == big.count
     assert 'rel="next"' in files[0].read_text() and 'rel="prev"' in files[-1].read_text()
+    wa = next(s for s in view.sources if s.adapter.name == "whatsapp")
+    one = (exported / wa.slug / "1" / "index.html").read_text()
+    assert "129 messages · 1 page<" in one  # not "1 pages"
 
 
 def test_no_script_no_external_resource_and_escaped(exported: Path) -> None:

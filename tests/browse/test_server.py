@@ -113,7 +113,26 @@ def test_telegram_text_entities_reply_and_missing_file(catalog: Catalog, phone: 
     assert by_text["nice one"].from_me and by_text["nice one"].quote is not None
     assert by_text["nice one"].quote.text == "look at this"
     assert any(m.media and m.media[0].kind == "audio" for m in msgs)
-    assert msgs[-1].media == ()  # "(File not included…)" is no media
+    assert msgs[-1].media == ()  # "(File not included…)" is no media, and says so
+    assert msgs[-1].text == "(video file not included in the export)"
+    assert kim.last_text == msgs[-1].text
+
+
+def test_a_chat_whose_last_message_has_no_text_shows_what_it_was(
+    catalog: Catalog, phone: Phone
+) -> None:
+    """The chat list never shows an empty preview where the thread shows something."""
+    snap = phone.snapshots[0]
+    whatsapp = {c.name: c for c in src_of(catalog, snap, "whatsapp").chats.chats()}
+    assert whatsapp[next(n for n in whatsapp if n.startswith("Climbing"))].last_text == (
+        "(system message)"
+    )
+    telegram = src_of(catalog, snap, "telegram")
+    trip = next(c for c in telegram.chats.chats() if c.name.startswith("Trip"))
+    assert trip.last_text == HOSTILE_TEXT
+    for name in ("whatsapp", "telegram", "imessage", "sample"):
+        for chat in src_of(catalog, snap, name).chats.chats():
+            assert chat.last_text, (name, chat.name)
 
 
 def test_paging_older_and_newer_walks_the_whole_chat(catalog: Catalog, phone: Phone) -> None:
@@ -173,6 +192,7 @@ def test_whats_new_since_the_previous_snapshot(
     page = client.get(url(new, src, "new")).text
     assert old[:8] in page
     assert "5 new messages" in page and "new chat" in page
+    assert "1 new message<" in page and "1 new messages" not in page  # the new chat's one
     assert "Climbing" not in page  # nothing new there
     unchanged = src_of(catalog, new, "telegram")
     assert "No new messages" in client.get(url(new, unchanged, "new")).text

@@ -48,6 +48,11 @@ def duration(ms: int | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 message``, ``2 messages`` (``many`` for irregular plurals)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -57,7 +62,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(bytes=human_bytes, when=when, snap_time=snap_time, duration=duration)
+    env.filters.update(
+        bytes=human_bytes, when=when, snap_time=snap_time, duration=duration, plural=plural
+    )
     return env
 
 

@@ -79,6 +79,12 @@ def _media(msg: dict[str, Any]) -> tuple[str, str, str, int | None] | None:
     return path, kind, name, int(secs) * 1000 if isinstance(secs, int) else None
 
 
+def _left_out(msg: dict[str, Any]) -> bool:
+    """The export's ``"(File not included…)"`` in place of a photo's or file's path."""
+    path = msg.get("photo") or msg.get("file")
+    return isinstance(path, str) and path.startswith("(")
+
+
 def _chats(doc: Any) -> tuple[list[dict[str, Any]], str | None]:
     if not isinstance(doc, dict):
         raise NotMine("not a JSON object")
@@ -134,7 +140,9 @@ class TelegramAdapter(SqlChatAdapter):
 
     def list_chats(self) -> list[Chat]:
         rows = self.db.rows(
-            "SELECT c.id, c.name, c.type, s.n, s.t, s.i, lm.text FROM tg_chat c "
+            "SELECT c.id, c.name, c.type, s.n, s.t, s.i, coalesce(nullif(lm.text, ''), "
+            "  '(' || (SELECT kind FROM tg_media WHERE message_id = lm.id LIMIT 1) || ')') "
+            "FROM tg_chat c "
             "JOIN (SELECT chat_id, count(*) AS n, max(date_ms) AS t, max(id) AS i FROM tg_message "
             "      GROUP BY chat_id) s ON s.chat_id = c.id "
             "LEFT JOIN tg_message lm ON lm.id = s.i ORDER BY s.t DESC, c.id"
@@ -202,6 +210,10 @@ def _insert_chat(
         text = plain_text(msg.get("text"))
         if service and not text:
             text = f"{sender} {str(msg.get('action', '')).replace('_', ' ')}".strip()
+        media = _media(msg)
+        if not text and media is None and _left_out(msg):  # else an empty bubble: say what was
+            kind = msg.get("media_type") or ("photo" if "photo" in msg else "file")
+            text = f"({str(kind).replace('_', ' ')} not included in the export)"
         from_me = me is not None and msg.get("from_id", msg.get("actor_id")) == me
         reply = msg.get("reply_to_message_id")
         cur = conn.execute(
@@ -210,6 +222,5 @@ def _insert_chat(
             [number, int(msg["id"]), _date_ms(msg), str(sender), int(from_me), text,
              int(reply) if isinstance(reply, int) else None, int(service)],
         )  # fmt: skip
-        media = _media(msg)
         if media is not None:
             conn.execute("INSERT INTO tg_media VALUES (?, ?, ?, ?, ?)", [cur.lastrowid, *media])

@@ -69,7 +69,8 @@ class WhatsAppAdapter(SqlChatAdapter):
         out = []
         for cid, subject, user, raw, server, n, t, i, last, mtype in rows:
             name = subject or _person(user, raw)
-            last_text = last or (f"({_LABELS[mtype]})" if mtype in _LABELS else "")
+            label = "system message" if mtype == SYSTEM else _LABELS.get(mtype)
+            last_text = last or (f"({label})" if label else "")
             out.append(Chat(int(cid), str(name), server == "g.us", int(n), int(t), str(last_text),
                             Cursor(int(t), int(i))))  # fmt: skip
         return out
