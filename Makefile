@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.coffer-installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	@# the distribution was called `coffer` before it became `coffer-backup`: drop the old one
+	@# (and its egg-info in src/, which the editable install's path would still show)
+	@$(BIN)/python -m pip uninstall -q -y --disable-pip-version-check coffer 2>/dev/null || true
+	@rm -rf src/coffer.egg-info
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 

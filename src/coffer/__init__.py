@@ -21,7 +21,7 @@ Exceptions (``exit_code`` is what the CLI exits with for each)::
 
     CofferError (1)
     ├── UsageError (2)                a bad argument
-    │   ├── MissingExtra              the feature needs an install extra (coffer[s3], …)
+    │   ├── MissingExtra              the feature needs an install extra (coffer-backup[s3], …)
     │   ├── WeakPassword              a new password is too easy to guess
     │   ├── RepositoryExists          init where a repository already is
     │   └── SnapshotNotFound          no snapshot matches, or an ambiguous ID prefix

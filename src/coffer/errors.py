@@ -49,7 +49,7 @@ class UsageError(CofferError):
 
 
 class MissingExtra(UsageError):
-    """The feature needs an install extra (``coffer[s3]``, …) that is not installed here."""
+    """The feature needs an install extra (``coffer-backup[s3]``, …) that is not installed here."""
 
 
 class PartialBackup(CofferError):

@@ -36,8 +36,8 @@ def test_every_module_of_the_table_is_what_its_extra_installs() -> None:
     for extra, modules in _extras.EXTRAS.items():
         provided = {MODULE_OF.get(_name(r), _name(r)) for r in declared[extra]}
         assert set(modules) <= provided, (extra, modules, provided)
-    assert declared["all"] == ["coffer[s3,rclone,vault,hsm]"]
-    assert "coffer[all]" in declared["test"]  # make test installs everything
+    assert declared["all"] == ["coffer-backup[s3,rclone,vault,hsm]"]
+    assert "coffer-backup[all]" in declared["test"]  # make test installs everything
 
 
 def test_the_base_install_has_none_of_the_extras() -> None:
@@ -56,15 +56,15 @@ def test_a_missing_module_raises_a_usage_error_with_the_install_line(
     assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
     message = str(caught.value)
     assert message.startswith("the s3: backend needs the 's3' extra: ")
-    assert message.endswith("install 'coffer[s3]'") and "\n" not in message
+    assert message.endswith("install 'coffer-backup[s3]'") and "\n" not in message
 
 
 def test_the_install_line_names_this_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _extras.install_line("s3") == f"{sys.executable} -m pip install 'coffer[s3]'"
-    monkeypatch.setattr(sys, "prefix", "/home/u/.local/share/pipx/venvs/coffer")
-    assert _extras.install_line("s3") == "pipx inject coffer 'boto3>=1.34'"
+    assert _extras.install_line("s3") == f"{sys.executable} -m pip install 'coffer-backup[s3]'"
+    monkeypatch.setattr(sys, "prefix", "/home/u/.local/share/pipx/venvs/coffer-backup")
+    assert _extras.install_line("s3") == "pipx inject coffer-backup 'boto3>=1.34'"
     monkeypatch.setattr(sys, "prefix", sys.base_prefix)
-    assert _extras.install_line("hsm") == "pip install 'coffer[hsm]'"
+    assert _extras.install_line("hsm") == "pip install 'coffer-backup[hsm]'"
 
 
 def test_present_extras_pass() -> None:
@@ -127,5 +127,5 @@ def test_the_vault_server_and_the_demo_name_the_vault_extra(tmp_path: Path) -> N
     for args in (["vault", "serve", "--db", str(tmp_path / "v.db")], ["demo"]):
         r = _blocked(*args)
         assert r.returncode == 2, (args, r.stdout[-1000:], r.stderr)
-        assert "needs the 'vault' extra" in r.stderr and "'coffer[vault]'" in r.stderr
+        assert "needs the 'vault' extra" in r.stderr and "'coffer-backup[vault]'" in r.stderr
         assert r.stderr.count("\n") == 1

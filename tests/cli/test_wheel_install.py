@@ -1,10 +1,10 @@
 """The built wheel, installed WITHOUT extras into a fresh venv, is a working client.
 
-This is what ``pip install coffer`` gives a user: the test builds the wheel from the working tree,
-installs it with ``--no-index`` from a wheelhouse of the base dependencies only, and runs the
-installed ``coffer`` script — not this checkout — through init, backup, snapshots, restore and
-check with a clean environment (no ``.venv`` on PATH, no rclone, a private HOME). Commands that
-need an extra must say which one, with the install line, and exit 2.
+This is what ``pip install coffer-backup`` gives a user: the test builds the wheel from the
+working tree, installs it with ``--no-index`` from a wheelhouse of the base dependencies only, and
+runs the installed ``coffer`` script — not this checkout — through init, backup, snapshots,
+restore and check with a clean environment (no ``.venv`` on PATH, no rclone, a private HOME).
+Commands that need an extra must say which one, with the install line, and exit 2.
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ def test_the_wheel_builds_without_warnings_and_carries_its_metadata(installed: I
         assert word not in installed.build_log, installed.build_log
     with zipfile.ZipFile(installed.wheel) as whl:
         names = whl.namelist()
-        meta = whl.read("coffer-0.1.0.dist-info/METADATA").decode()
-    assert "coffer-0.1.0.dist-info/licenses/LICENSE" in names
+        meta = whl.read("coffer_backup-0.1.0.dist-info/METADATA").decode()
+    assert "coffer_backup-0.1.0.dist-info/licenses/LICENSE" in names
+    assert "\nName: coffer-backup\n" in meta  # PyPI's `coffer` is an unrelated project
     assert "License-Expression: Apache-2.0" in meta
     assert (
         "Project-URL: Source" in meta
@@ -193,7 +194,7 @@ def test_a_missing_extra_is_named_with_its_install_line(
     r = installed.run(*args)
     assert r.returncode == code, (r.stdout, r.stderr)
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    line = f"{installed.bin / 'python'} -m pip install 'coffer[{extra}]'"
+    line = f"{installed.bin / 'python'} -m pip install 'coffer-backup[{extra}]'"
     assert line in r.stderr, r.stderr
 
 
@@ -201,7 +202,7 @@ def test_hsm_seal_key_names_the_hsm_extra(installed: Installed, tmp_path: Path) 
     r = installed.run(
         "vault", "init", "--db", str(tmp_path / "v.db"), "--pkcs11-lib", "/nonexistent.so"
     )
-    assert r.returncode == 2 and "'coffer[hsm]'" in r.stderr, (r.stdout, r.stderr)
+    assert r.returncode == 2 and "'coffer-backup[hsm]'" in r.stderr, (r.stdout, r.stderr)
 
 
 def test_the_password_route_from_the_installed_client(installed: Installed, tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def coffer_wheel(out: Path) -> tuple[Path, str]:
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, tree / name)
     log = _pip("wheel", "-v", "--no-build-isolation", "--no-deps", "-w", str(out), str(tree))
-    wheels = sorted(out.glob("coffer-*.whl"))
+    wheels = sorted(out.glob("coffer_backup-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0], log
 

