@@ -48,16 +48,29 @@ INSTRUCTION = (
 )
 @click.option("--password", "use_password", is_flag=True, help="protect it with a password")
 @click.option(
+    "--witness",
+    "witness_url",
+    metavar="URL",
+    help="freshness witness (a key vault) that remembers the newest backup for new devices "
+    "(default: the password's vault; none for a recovery key)",
+)
+@click.option(
     "--recovery-key/--no-recovery-key",
     "use_recovery",
     default=None,
     help="with --password: also a recovery key (recommended), or confirm there is none",
 )
 def command(
-    opts: Options, save_recovery_key: Path | None, use_password: bool, use_recovery: bool | None
+    opts: Options,
+    save_recovery_key: Path | None,
+    use_password: bool,
+    use_recovery: bool | None,
+    witness_url: str | None,
 ) -> None:
     """Create a new encrypted repository; print its recovery key once (unless --password)."""
     backend = backend_for(opts)
+    if witness_url is not None:
+        witness_url = _reach_witness(witness_url)
     if save_recovery_key is not None and save_recovery_key.exists():
         raise UsageError(f"{save_recovery_key} already exists; the recovery key goes to a new file")
     if use_recovery is False and (save_recovery_key is not None or not use_password):
@@ -80,15 +93,19 @@ def command(
         )
         vault_slot = vault_route.escrow_new_secret(target, password)
     repo = Repository.init(backend)
+    if witness_url is not None:
+        repo.set_witness(witness_url)
     info: dict[str, str] = {"repository": backend.location, "repository_id": repo.repo_id.hex()}
     if vault_slot is not None:
         info["password_slot"] = repo.add_slot(SlotKind.VAULT, vault_slot[0], vault_slot[1])
         info.update(vault_slot[1])
     if not use_recovery:
         _report(opts, info)
+        _first_record(opts, repo)
         return
     key = RecoveryKey.generate()
     info["key_slot"] = repo.add_slot(SlotKind.RECOVERY, key.secret)
+    _first_record(opts, repo)
     if opts.json:
         emit_json({**info, "recovery_key": key.display()})
     else:
@@ -97,6 +114,33 @@ def command(
         click.echo("    " + key.display() + "\n")
     if save_recovery_key is not None:  # after showing the key: a failed write never loses it
         write_recovery_key_file(save_recovery_key, key)
+
+
+def _reach_witness(url: str) -> str:
+    """``--witness``: the address must answer as a key vault (its key pinned on first use)
+    before anything is created."""
+    from coffer.cli.witness_cmd import check_url
+
+    url = check_url(url)
+    client = vault_route.vault_client(url, None)
+    try:
+        client.info()
+    finally:
+        client.close()
+    return url
+
+
+def _first_record(opts: Options, repo: Repository) -> None:
+    """This device's freshness record starts with the repository (and says what protects it)."""
+    from dataclasses import replace
+
+    from coffer.cli.context import freshness_options
+    from coffer.engine.repository import list_slots
+    from coffer.freshness.guard import guard
+    from coffer.freshness.witness_link import link_for
+
+    link = link_for(repo, list_slots(repo.backend), opts.vault, None)
+    guard(repo, replace(freshness_options(opts), witness=link, say_protection=True))
 
 
 def _confirm_password_only(target: VaultTarget, max_attempts: int) -> bool:

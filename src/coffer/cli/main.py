@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dump": ("coffer.cli.dump_cmd", "command"),
     "generate": ("coffer.cli.generate_cmd", "command"),
     "find": ("coffer.cli.find_cmd", "command"),
+    "witness": ("coffer.cli.witness_cmd", "witness"),
 }
 
 

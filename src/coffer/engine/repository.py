@@ -24,9 +24,9 @@ import json
 import os
 import secrets
 import struct
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol, TypeVar
 
 import zstandard
 
@@ -58,6 +58,7 @@ DecodedIndex = dict[str, tuple[list[str], list[tuple[str, list[PackEntry]]]]]
 FORMAT_VERSION = 2  # what init writes
 READABLE_VERSIONS = (1, 2)
 _HEADER = struct.Struct("<4sB32s")
+T = TypeVar("T")
 
 
 class WriterClock(Protocol):
@@ -125,19 +126,31 @@ class RepoParams:
     chunker: ChunkerParams = field(default_factory=ChunkerParams)
     pack_size: int = 16 * 1024 * 1024
     db_mode: str = "logical"
+    # the freshness witness (coffer.freshness.witness_link): "" the default, a URL, or "none";
+    # stored only when set, so configs without one keep their bytes
+    witness: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "chunker": asdict(self.chunker),
             "pack_size": self.pack_size,
             "db_mode": self.db_mode,
         }
+        if self.witness:
+            out["witness"] = self.witness
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, object]) -> RepoParams:
         ch = d.get("chunker", {})
         assert isinstance(ch, dict)
-        return cls(ChunkerParams(**ch), int(str(d["pack_size"])), str(d.get("db_mode", "pages")))
+        witness = d.get("witness", "")
+        return cls(
+            ChunkerParams(**ch),
+            int(str(d["pack_size"])),
+            str(d.get("db_mode", "pages")),
+            witness if isinstance(witness, str) else "",
+        )
 
 
 def read_config_header(backend: Backend) -> tuple[bytes, bytes]:
@@ -222,6 +235,17 @@ class Repository:
         self._write_config(FORMAT_VERSION, overwrite=True)  # one atomic replace
         self.format_version = FORMAT_VERSION
         return True
+
+    def set_witness(self, witness: str) -> None:
+        """Store the freshness witness setting (a URL, "none", or "" for the default) in the
+        sealed config: one atomic replace, as ``upgrade_format`` does."""
+        self.params = replace(self.params, witness=witness)
+        self._write_config(self.format_version, overwrite=True)
+
+    def derive(self, derivation: Callable[[bytes, bytes], T]) -> T:
+        """``derivation(M, repository ID)``: keys of another subsystem (the freshness witness's)
+        come from M like every subkey, without M leaving this object as an attribute."""
+        return derivation(self._master, self.repo_id)
 
     def require_writable(self) -> None:
         """Refuse to write format-v2 objects into a format-v1 repository."""

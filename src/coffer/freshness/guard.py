@@ -100,6 +100,8 @@ def guard(repo: Repository, options: FreshnessOptions | None = None) -> Freshnes
     if store.damaged:
         options.tell(f"freshness: {store.damaged}")
     witness = options.witness
+    if record is not None and record.witness and witness and record.witness != witness.url:
+        options.tell(f"the freshness witness changed from {record.witness} to {witness.url}")
     if record is not None and record.witness_pending and witness is not None:
         _retry_pending(store, record, witness, options)
     known, status = _known(record, witness, options)

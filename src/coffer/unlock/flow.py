@@ -29,6 +29,8 @@ from coffer.crypto.slots import SlotInfo, SlotKind
 from coffer.engine.repository import Repository, list_slots, read_config_header
 from coffer.errors import WrongKey
 from coffer.freshness.guard import FreshnessOptions, FreshnessReport, guard
+from coffer.freshness.record import RecordStore
+from coffer.freshness.witness_link import WitnessLink, link_for
 from coffer.unlock import remember
 from coffer.unlock.errors import NoSecret
 from coffer.unlock.secrets import Prompter, SecretSource
@@ -71,8 +73,20 @@ def open_repository(
     """Open the repository at ``backend`` by the first route that applies (module rules), then
     check its freshness (``freshness``: how; by default warnings go to :mod:`warnings`)."""
     opened = _open(backend, secrets, prompter, target, remember_key)
-    report = guard(opened.repository, freshness)
+    options = freshness or FreshnessOptions()
+    repo = opened.repository
+    if options.witness is None and repo.format_version >= 2:
+        options = replace(options, witness=_witness(repo, target))
+    report = guard(repo, options)
     return replace(opened, freshness=report)
+
+
+def _witness(repo: Repository, target: VaultTarget) -> WitnessLink | None:
+    """The repository's witness (:mod:`coffer.freshness.witness_link`: its own setting, else
+    its password slot's vault, else the one this device remembers)."""
+    remembered = RecordStore(repo.repo_id).load()
+    url = remembered.witness if remembered is not None else None
+    return link_for(repo, list_slots(repo.backend), target, url)
 
 
 def _open(
