@@ -230,3 +230,27 @@ def test_the_password_route_from_the_installed_client(installed: Installed, tmp_
         r = client.run("restore", *repo, "latest", "--target", str(target))
         assert r.returncode == 0, r.stderr
     assert (target / "chat-store/notes.txt").read_bytes() == (src / "notes.txt").read_bytes()
+
+
+def test_a_system_rclone_on_path_serves_the_base_install(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """The base install has no rclone of its own, but uses one on PATH (a distribution's)."""
+    from backends.servers import rclone_or_skip
+
+    system_bin = tmp_path / "usr-bin"
+    system_bin.mkdir()
+    (system_bin / "rclone").symlink_to(rclone_or_skip())
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("[disk]\ntype = local\n")
+    path = f"{installed.bin}:{system_bin}:/usr/bin:/bin"
+    client = dataclasses.replace(installed, extra_env={"PATH": path, "RCLONE_CONFIG": str(conf)})
+    repo, key = f"rclone:disk:{tmp_path / 'remote'}", tmp_path / "key.txt"
+    r = client.run("init", "--repo", repo, "--save-recovery-key", str(key))
+    assert r.returncode == 0, r.stderr
+    src = _chat_store(tmp_path / "chat-store")
+    common = ["--repo", repo, "--recovery-key-file", str(key)]
+    assert client.run("backup", *common, "-q", str(src)).returncode == 0
+    r = client.run("check", *common, "--read-data")
+    assert r.returncode == 0 and "no errors were found" in r.stdout, r.stderr
+    assert (tmp_path / "remote" / "config").is_file()  # it went through that rclone
