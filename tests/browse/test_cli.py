@@ -67,6 +67,11 @@ def test_browse_serves_on_loopback_with_a_token_and_cleans_up_on_sigterm(
         time.sleep(0.3)
         chats = httpx.get(url + f"s/{phone.snapshots[1]}/", timeout=60, follow_redirects=True)
     assert chats.status_code == 200 and "WhatsApp (Android msgstore.db)" in chats.text
+    secret = phone.key.display()
+    for page in (home, chats):  # no secret reaches a page (the key, in any spelling)
+        text = page.text.upper()
+        assert secret not in text and secret.replace(" ", "") not in text
+        assert phone.key.secret.hex().upper() not in text
     workspaces = list(tmp.glob("coffer-browse-*"))
     assert len(workspaces) == 1 and (workspaces[0].stat().st_mode & 0o777) == 0o700
     assert any(workspaces[0].iterdir())  # the rebuilt databases are there
