@@ -178,3 +178,21 @@ def test_the_record_is_a_salted_argon2id_hash(tmp_path: Path) -> None:
     failures.path.write_text("{not json")
     assert failures.failed_before("slot-a", b"old password") is None  # unreadable: no record
     failures.clear("slot-a")
+
+
+def test_another_vault_address_spends_no_guess_there(
+    vault: InProcessVault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --vault that is not the slot's vault (say a stale config after a move) presents another
+    key than the one the slot pinned: nothing derived from the password is sent to it."""
+    repo, pw = _init(capsys, tmp_path, vault)
+    other = InProcessVault(tmp_path / "other", "sqlite")
+    try:
+        r = run_cli(
+            capsys, "snapshots", "--repo", repo, "--password-file", pw, "--vault", other.url
+        )
+        assert r.code == 15 and "refusing to send anything derived from the password" in r.err
+        assert _attempts(other, "nora") == 10
+    finally:
+        other.close()
+    assert _attempts(vault, "nora") == 10
