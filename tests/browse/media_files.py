@@ -1,7 +1,11 @@
-"""Real, small media files for the fixtures: JPEG/PNG images (Pillow) and WAV voice notes.
+"""Real, small media files for the fixtures: JPEG/PNG images (Pillow), WAV voice notes and a
+WebM video.
 
 There is no Opus encoder on this machine, so voice notes are 16-bit PCM WAV (browsers play it);
 the server picks the type from the bytes, so a ``.opus`` or ``.ogg`` name does not matter.
+There is no video encoder either: ``clip.webm`` beside this file (2 KB, 64×48 VP8, 20 coloured
+frames over 2 s) was recorded once by Debian's Chromium with ``MediaRecorder`` from a canvas's
+``captureStream(10)`` (``video/webm;codecs=vp8``, 50 kbit/s) and is kept as it came out.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import io
 import math
 import struct
 import wave
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -46,3 +51,8 @@ def wav(seconds: float = 3.0, freq: float = 440.0, rate: int = 8000) -> bytes:
         )
         w.writeframes(frames)
     return out.getvalue()
+
+
+def webm() -> bytes:
+    """A real 2-second WebM (VP8) that Chromium plays (see the module docstring)."""
+    return (Path(__file__).parent / "clip.webm").read_bytes()

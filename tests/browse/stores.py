@@ -15,7 +15,7 @@ from pathlib import Path
 from coffer.browse.adapters.typedstream import encode_attributed
 from coffer.sample import ChatStoreSpec, generate_chat_store
 
-from .media_files import jpeg, png, wav
+from .media_files import jpeg, png, wav, webm
 
 HOSTILE_TEXT = (
     "<img src=x onerror=alert(1)> </script><script>alert(2)</script> \" onmouseover=alert(3) '"
@@ -314,6 +314,8 @@ def telegram_export(root: Path) -> Path:
     (export / "voice_messages").mkdir()
     (export / "photos" / "photo_1@01-01-2024_12-00-00.jpg").write_bytes(jpeg(label="tg", hue=40))
     (export / "voice_messages" / "audio_1@01-01-2024_12-05-00.ogg").write_bytes(wav(seconds=2))
+    (export / "video_files").mkdir()
+    (export / "video_files" / "clip.webm").write_bytes(webm())
     t0 = BASE_MS // 1000
 
     def msg(i: int, sender: str, uid: str, text: object, **extra: object) -> dict[str, object]:
@@ -344,6 +346,17 @@ def telegram_export(root: Path) -> Path:
             duration_seconds=2,
         ),
         msg(43, "Me Myself", "user42", "nice one", reply_to_message_id=41),
+        msg(  # a video, between 43 and 44 in time (ids need not follow the dates)
+            45,
+            "Kim",
+            "user100",
+            "the ride",
+            date_unixtime=str(t0 + 43 * 60 + 30),
+            file="video_files/clip.webm",
+            media_type="video_file",
+            mime_type="video/webm",
+            duration_seconds=2,
+        ),
         msg(
             44,
             "Kim",

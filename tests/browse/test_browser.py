@@ -189,6 +189,19 @@ def test_every_chat_adapter_in_the_browser(
     shot(page, f"21-{name}-thread")
 
 
+def test_a_video_plays(page: Any, base: str, phone: Phone, catalog: Catalog) -> None:
+    snap = phone.snapshots[0]
+    src = next(s for s in catalog.view(snap).sources if s.adapter.name == "telegram")
+    kim = next(c for c in src.chats.chats() if c.name == "Kim")
+    [clip] = [m for m in src.chats.messages(kim.id, limit=100) if m.text == "the ride"]
+    page.goto(base + f"s/{snap}/{src.slug}/c/{kim.id}?at={clip.id}")
+    page.wait_for_selector("video")
+    page.eval_on_selector("video", "v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 0.3", timeout=15000)
+    assert page.eval_on_selector("video", "v => [v.videoWidth, v.videoHeight]") == [64, 48]
+    shot(page, "23-telegram-video")
+
+
 def test_generic_table_browser(page: Any, base: str, phone: Phone) -> None:
     open_source(page, base, phone.snapshots[0], "phone/other-app/notes.sqlite")
     page.get_by_role("link", name="notes", exact=True).click()

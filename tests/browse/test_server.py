@@ -247,6 +247,23 @@ def test_media_range_requests_and_types(client: TestClient, catalog: Catalog, ph
     assert client.get(base + "phone/nope.jpg").status_code == 404
 
 
+def test_a_video_is_served_for_the_player_with_ranges(
+    client: TestClient, catalog: Catalog, phone: Phone
+) -> None:
+    snap = phone.snapshots[0]
+    src = src_of(catalog, snap, "telegram")
+    kim = next(c for c in src.chats.chats() if c.name == "Kim")
+    [clip] = [m for m in src.chats.messages(kim.id, limit=100) if m.text == "the ride"]
+    assert [r.kind for r in clip.media] == ["video"]
+    page = client.get(url(snap, src, f"c/{kim.id}?at={clip.id}")).text
+    player = re.search(r'<video controls preload="metadata" src="([^"]+)"', page)
+    assert player is not None
+    whole = client.get(player.group(1).replace("&amp;", "&"))
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/webm"
+    part = client.get(player.group(1).replace("&amp;", "&"), headers={"range": "bytes=4-99"})
+    assert part.status_code == 206 and part.content == whole.content[4:100]
+
+
 def test_a_media_file_is_typed_by_its_bytes_not_its_claim(
     client: TestClient, catalog: Catalog, phone: Phone
 ) -> None:
