@@ -37,6 +37,7 @@ Exceptions (``exit_code`` is what the CLI exits with for each)::
     │   ├── VaultUnreachable
     │   └── PasswordLocked            the vault destroyed the key after too many guesses
     ├── RestoreIncomplete (17)        some entries could not be written into the target
+    ├── FreshnessError (20)           storage is older than this device or the witness saw
     └── PartialBackup (3)             the backup was saved but skipped unreadable files
 
 A method that finished its work but ends with an error — a backup that skipped files, a
@@ -84,12 +85,14 @@ _EXPORTS: dict[str, str] = {
     "PartialBackup": "coffer.errors",
     "StalePassword": "coffer.errors",
     "RestoreIncomplete": "coffer.errors",
+    "FreshnessError": "coffer.errors",
 }
 __all__ = [
     "BackendError",
     "BackupSummary",
     "CheckReport",
     "CofferError",
+    "FreshnessError",
     "IntegrityError",
     "MissingExtra",
     "NoSecret",
@@ -129,6 +132,7 @@ if TYPE_CHECKING:
     from coffer.engine.progress import Progress
     from coffer.errors import (
         CofferError,
+        FreshnessError,
         IntegrityError,
         MissingExtra,
         PartialBackup,

@@ -92,7 +92,8 @@ class BackupOverdue(CofferError):
 
 class FreshnessError(CofferError):
     """Storage shows an older state than this device or the witness has seen: a rollback, the
-    newest snapshots hidden, or snapshots removed without a forget record (coffer.freshness).
+    newest snapshots hidden, or snapshots removed without a forget record (docs/design.md,
+    "Freshness record").
 
     Every object is still authentic — which is why this is not :class:`IntegrityError`: the
     provider withheld or put back objects it cannot forge. ``--accept-rollback`` goes on.

@@ -12,7 +12,8 @@ from pathlib import Path
 import coffer
 
 PUBLIC = {
-    "BackendError", "BackupSummary", "CheckReport", "CofferError", "IntegrityError",
+    "BackendError", "BackupSummary", "CheckReport", "CofferError", "FreshnessError",
+    "IntegrityError",
     "MissingExtra", "NoSecret", "PartialBackup", "PasswordLocked", "PasswordRejected",
     "Progress", "Repository", "RepositoryError", "RepositoryExists", "RepositoryLocked",
     "RestoreIncomplete", "RestoreSummary", "Skipped", "SnapshotInfo", "SnapshotNotFound",

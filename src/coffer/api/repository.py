@@ -126,13 +126,21 @@ class Repository:
         account: str | None = None,
         vault_key: str | None = None,
         remember: bool = False,
+        accept_rollback: bool = False,
     ) -> Repository:
         """Open a repository with its recovery key or its password (through the key vault).
 
         ``vault``, ``account`` and ``vault_key`` override the key slot's own record of where its
         key is escrowed; ``remember=True`` keeps the key that opened it in the OS keyring (or a
         0600 file), so a later ``open`` without a secret succeeds.
+
+        Opening checks freshness as the CLI does: storage that shows an older state than this
+        device or the repository's witness has seen raises ``FreshnessError`` unless
+        ``accept_rollback=True`` (which records the loss); notices (a witness that cannot be
+        reached, same-device protection only) are issued with :mod:`warnings` (category
+        ``FreshnessWarning``, a ``UserWarning``).
         """
+        from coffer.freshness.guard import FreshnessOptions
         from coffer.unlock import NO_PROMPTER, StaticSecrets, VaultTarget
         from coffer.unlock import open_repository as unlock
 
@@ -142,7 +150,8 @@ class Repository:
         backend = open_backend(address, BackendOptions())
         secrets = StaticSecrets(password, recovery_key)
         target = VaultTarget(vault, account, vault_key)
-        opened = unlock(backend, secrets, NO_PROMPTER, target, remember_key=remember)
+        fresh = FreshnessOptions(accept_rollback=accept_rollback)
+        opened = unlock(backend, secrets, NO_PROMPTER, target, remember, fresh)
         return cls(opened.repository, address)
 
     # -- operations -----------------------------------------------------------------------

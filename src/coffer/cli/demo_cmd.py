@@ -7,7 +7,9 @@ folder → verify it → print sizes and times.
 The repository is protected by a password (V escrowed in an embedded key vault on loopback,
 :mod:`coffer.cli.demo_password`) and a recovery key: the restore happens on a "new phone" with
 only the password; then ten wrong passwords lock the password route and the recovery key still
-opens the repository.
+opens the repository. Last, the storage provider puts back an older copy of ``snapshots/`` and
+Coffer refuses it (exit code 20) on the old phone and on a phone that never saw the repository
+(:mod:`coffer.cli.demo_freshness`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _prepare(workdir: Path) -> tuple[Path, Path, Path]:
     store, repo_dir, target = workdir / "chatstore", workdir / "repo", workdir / "restored"
     if workdir.exists():
         known = {"chatstore", "repo", "restored", "recovery-key.txt", "vault"}
-        known |= {"old-phone", "new-phone", "thief-phone"}
+        known |= {"old-phone", "new-phone", "thief-phone", "another-phone", "provider-copy"}
         strangers = [p.name for p in workdir.iterdir() if p.name not in known]
         if strangers:
             raise UsageError(f"{workdir} holds files the demo did not make: {strangers[:3]}")
@@ -56,7 +58,7 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
     from coffer._extras import require
 
     require("vault", "coffer demo (its embedded key vault)")
-    from coffer.cli import demo_password  # the vault server: only when the demo runs
+    from coffer.cli import demo_freshness, demo_password  # the vault: only when the demo runs
 
     store, repo_dir, target = _prepare(workdir)
     say = (lambda _m: None) if as_json else click.echo
@@ -79,6 +81,7 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
         f"recovery key saved in {workdir}/recovery-key.txt"
     )
 
+    demo_freshness.watch(workdir, repo, vault)
     opts = BackupOptions(hostname="demo-phone")
     t = time.monotonic()
     first = backup(repo, [store], opts)
@@ -96,6 +99,7 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
         f"added {human_bytes(grew2)} to the repository in {t_second:.1f} s"
     )
 
+    demo_freshness.keep_copy(workdir, repo_dir)
     size1 = _dir_size(repo_dir)
     t = time.monotonic()
     third = backup(repo, [store], opts)
@@ -132,6 +136,7 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
     lockout = demo_password.lock_out(workdir, repo_dir, vault, say)
     snapshots = demo_password.recovery_still_opens(workdir, repo_dir)
     say(f"10. the recovery key still opens the repository ({snapshots} snapshots)")
+    refusals = demo_freshness.provider_rolls_back(workdir, repo_dir, vault, say)
     summary = {
         "source_bytes": source_size,
         "repository_bytes": _dir_size(repo_dir),
@@ -150,6 +155,7 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
         "password": {"unlock_seconds": round(t_unlock, 2), **lockout, "recovery": snapshots},
         "verified": not problems,
         "problems": problems,
+        "rollback_refused": {name: bool(text) for name, text in refusals.items()},
     }
     if as_json:
         emit_json(summary)
@@ -160,3 +166,5 @@ def command(workdir: Path, seed: int, messages: int, media_mb: int, as_json: boo
         )
     if problems:
         raise IntegrityError("the restored chat store differs from the source")
+    if not all(refusals.values()):
+        raise IntegrityError("a rollback by the storage provider went unnoticed")
