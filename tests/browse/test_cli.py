@@ -23,10 +23,11 @@ pytestmark = pytest.mark.xdist_group("browse")
 def start_browse(phone: Phone, tmp: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, COFFER_RECOVERY_KEY=phone.key.display(), TMPDIR=str(tmp))
     env.pop("DISPLAY", None)
+    (tmp / "cwd").mkdir(exist_ok=True)  # the user's folder it is started from: stays empty
     proc = subprocess.Popen(
         [sys.executable, "-m", "coffer", "browse", "--repo", str(phone.repo_path), "--no-open",
          *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp / "cwd",
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -79,6 +80,7 @@ def test_browse_serves_on_loopback_with_a_token_and_cleans_up_on_sigterm(
     proc.wait(timeout=30)
     assert not list(tmp.glob("coffer-browse-*"))
     assert proc.returncode in (0, 130)
+    assert not any((tmp / "cwd").iterdir())  # nothing was written where it was started
 
 
 def test_browse_ctrl_c_removes_the_workspace(phone: Phone, tmp_path: Path) -> None:
