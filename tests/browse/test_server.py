@@ -316,3 +316,25 @@ def test_no_template_marks_content_safe() -> None:
     for template in TEMPLATES.glob("*.html"):
         assert "|safe" not in template.read_text().replace(" ", ""), template.name
         assert "autoescape false" not in template.read_text()
+
+
+def test_a_range_reads_only_the_blobs_it_overlaps(
+    catalog: Catalog, phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Media are streamed from the repository blob by blob, never restored whole: a range in the
+    middle of a many-blob file authenticates just the blobs under it."""
+    from coffer.browse.stream import BlobFile
+
+    view = catalog.view(phone.snapshots[0])
+    path, node = max(view.files.items(), key=lambda item: len(item[1].content))
+    assert len(node.content) >= 4, (path, len(node.content))
+    repo = catalog.repo
+    whole = b"".join(repo.read_blob(b) for b in node.content)
+    blobs = BlobFile.of(repo, node)
+    read: list[bytes] = []
+    real = repo.read_blob
+    monkeypatch.setattr(repo, "read_blob", lambda bid: (read.append(bid), real(bid))[1])
+    start = blobs.starts[2] + 1  # inside the third blob, up to inside the fourth
+    end = blobs.starts[3] + 5
+    assert b"".join(blobs.read(start, end)) == whole[start : end + 1]
+    assert read == [node.content[2], node.content[3]]
