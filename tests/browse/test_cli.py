@@ -109,3 +109,58 @@ def test_browse_unknown_snapshot_is_a_usage_error(phone: Phone, tmp_path: Path) 
     assert done.returncode == 2
     assert done.stderr.strip().startswith("coffer: error: no snapshot")
     assert not list(tmp_path.glob("coffer-browse-*"))
+
+
+def test_browse_opens_a_password_protected_repository(tmp_path: Path) -> None:
+    """The password route (a real vault on loopback) opens browse like every other command."""
+    from password.support import PASSWORD, SETTINGS
+
+    from coffer.vault.embedded import EmbeddedVault
+
+    from .stores import generic_db
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+    env |= {"COFFER_CONFIG": str(tmp_path / "cfg" / "config.toml"), "COFFER_VAULT_MIN_KSF": "8,1",
+            "TMPDIR": str(tmp_path)}  # fmt: skip
+    env.pop("DISPLAY", None)
+    pw = tmp_path / "pw.txt"
+    pw.write_text(PASSWORD + "\n")
+    src = tmp_path / "device"
+    src.mkdir()
+    generic_db(src)
+    repo = ["--repo", str(tmp_path / "repo"), "--password-file", str(pw)]
+
+    def coffer(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "coffer", *args]
+        return subprocess.run(
+            argv, env=env, text=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120
+        )
+
+    with EmbeddedVault(tmp_path / "vault", SETTINGS) as vault:
+        r = coffer("init", *repo, "--vault", vault.url, "--account", "bo", "--password",
+                   "--no-recovery-key")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert coffer("backup", *repo, "-q", str(src)).returncode == 0
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "coffer", "browse", *repo, "--no-open", "latest"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            env=env,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            match = re.search(r"http://127\.0\.0\.1:\d+/\S+", line)
+            assert match, (line, proc.stderr.read() if proc.stderr else "")
+            page = httpx.get(match.group(0), timeout=60, follow_redirects=True)
+            deadline = time.monotonic() + 120
+            while page.status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.3)
+                page = httpx.get(match.group(0), timeout=60, follow_redirects=True)
+            assert page.status_code == 200 and "device/other-app/notes.sqlite" in page.text
+            assert PASSWORD not in page.text and PASSWORD not in match.group(0)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
