@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from engine.cli_support import run_cli
 
+from coffer.schedule import spec
+
 from .conftest import Home
 from .support import exec_start, unit_environment, verify
 
@@ -45,6 +47,8 @@ def test_systemd_install_status_run_remove_round_trip(
         text = path.read_text()
         assert home.key_file.read_text().strip() not in text and "recovery" not in text
 
+    job = spec.load("default")  # the flags became the job
+    assert job.keep == {"daily": 7} and job.randomized_delay_min == 20 and job.mode == "systemd"
     r = run_cli(capsys, "schedule", "status", "--json")
     [row] = json.loads(r.out)
     assert row["files"] == [str(service), str(timer)] and row["last_run"] is None
