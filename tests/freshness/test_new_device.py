@@ -218,6 +218,13 @@ def test_owner_forget_and_prune_raise_no_alarm_on_a_fresh_device(
     assert snapshot_ids(capsys, *password_repo) == [ids[-1]]
     r = run_cli(capsys, "restore", *password_repo, "latest", "--target", str(tmp / "out"))
     assert r.code == 0, r.err
+    assert "could not be verified" not in r.err and "same-device" not in r.err  # the witness
+    r = run_cli(capsys, "witness", "show", *password_repo)
+    assert r.code == 0 and "the password slot's key vault" in r.out and "reachable" in r.out
+    # the check is live after the owner's deletions: the provider's deletion is still caught
+    (Path(password_repo[1]) / "snapshots" / ids[-1]).unlink()
+    _on(monkeypatch, devices["tmp"] / "device3")
+    assert refused(run_cli(capsys, "snapshots", *password_repo))
 
 
 def test_witness_down_during_backup_warns_and_the_next_command_reports_it(
@@ -303,3 +310,22 @@ def _only_record(device: Path) -> dict[str, object]:
     (path,) = (device / "state" / "freshness").glob("*.json")
     doc: dict[str, object] = json.loads(path.read_text())
     return doc
+
+
+def test_witness_remove_leaves_same_device_protection_only(
+    vault: InProcessVault,
+    recovery_repo: list[str],
+    devices: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tmp = devices["tmp"]
+    assert run_cli(capsys, "witness", "set", *recovery_repo, vault.url).code == 0
+    backup(capsys, *recovery_repo, str(_src(tmp, "day one")))
+    r = run_cli(capsys, "witness", "remove", *recovery_repo)
+    assert r.code == 0 and "same-device protection only" in r.out, r.err
+    r = run_cli(capsys, "witness", "show", *recovery_repo)
+    assert r.code == 0 and "witness: none" in r.out, r.out
+    _on(monkeypatch, devices["two"])
+    r = run_cli(capsys, "restore", *recovery_repo, "latest", "--target", str(tmp / "out"))
+    assert r.code == 0 and "same-device protection only" in r.err, r.err

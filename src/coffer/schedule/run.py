@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -132,10 +133,17 @@ def _retrying(job: Job, settings: RunSettings, say: Say, step: Callable[[], T]) 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _notice(message: str) -> None:
+    """A freshness notice of an unattended run (a witness that is down): on stderr, which the
+    timer's journal keeps; a rollback itself fails the run with exit code 20."""
+    print(f"coffer: {message}", file=sys.stderr, flush=True)
+
+
 def _backup_once(job: Job, settings: RunSettings) -> tuple[status.Success, str]:
     """Open, back up, forget: one attempt. Returns the status record and the result line."""
     from coffer.backends.registry import BackendOptions, open_backend
     from coffer.engine.locks import locked
+    from coffer.freshness.guard import FreshnessOptions
     from coffer.ops.backup import BackupOptions, backup
     from coffer.unlock import NO_PROMPTER, NoSecret, open_repository
     from coffer.unlock.settings import VaultTarget, resolve
@@ -146,7 +154,13 @@ def _backup_once(job: Job, settings: RunSettings) -> tuple[status.Success, str]:
     else:
         backend = open_backend(job.repository, BackendOptions.from_env())
     try:
-        repo = open_repository(backend, unattended_secrets(), NO_PROMPTER, resolve(VaultTarget()))
+        repo = open_repository(
+            backend,
+            unattended_secrets(),
+            NO_PROMPTER,
+            resolve(VaultTarget()),
+            freshness=FreshnessOptions(notify=_notice),
+        )
     except NoSecret:
         raise WrongKey(
             f"no remembered key opens {job.repository} on this device: run `coffer schedule "
