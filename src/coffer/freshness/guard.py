@@ -19,6 +19,8 @@ CLI's commands, scheduled runs and the Python API all check, and check the same 
   ``witness_pending`` in the record and is retried by the next command.
 - No witness and no record: "same-device protection only" is said once (the record then
   exists).
+- A refusal is decided on a second, fresh listing: a listing taken while another device's
+  ``forget`` runs may have missed both its new forget record and what it removed.
 """
 
 from __future__ import annotations
@@ -105,9 +107,10 @@ def guard(repo: Repository, options: FreshnessOptions | None = None) -> Freshnes
     if record is not None and record.witness_pending and witness is not None:
         _retry_pending(store, record, witness, options)
     known, status = _known(record, witness, options)
-    listing = repo.list_manifests()
-    ev = _evidence(listing, known, record, witness)
-    found = verdict(ev)
+    found = verdict(_evidence(repo.list_manifests(), known, record, witness))
+    if not found.ok:  # a listing taken while another device's forget ran may miss both the
+        # new forget record and what it removed: list once more before refusing
+        found = verdict(_evidence(repo.list_manifests(fresh=True), known, record, witness))
     if not found.ok and not options.accept_rollback:
         raise FreshnessError(found.message())
     _install_clock(repo, store, witness, options)
