@@ -74,7 +74,7 @@ def _plant(repo: Path, where: str) -> str:
     return f"{where}/{NAME}"
 
 
-# (folder, command, expected exit code, must the FIFO be named on stderr)
+# (folder, command, expected exit code(s), must the FIFO be named on stderr)
 CASES = [
     ("config", ("snapshots",), 14, True),
     ("config", ("check",), 14, True),
@@ -85,7 +85,8 @@ CASES = [
     ("index", ("ls", "latest"), 0, False),  # a damaged index object: packs' headers instead
     ("index", ("check",), 12, True),
     ("data-indexed", ("check",), 12, True),
-    ("data-indexed", ("restore", "latest", "--target", "{tmp}/out"), 12, True),  # entry damaged
+    # 12 when the pack holds a file's data (that entry is damaged), 14 when it holds the tree
+    ("data-indexed", ("restore", "latest", "--target", "{tmp}/out"), (12, 14), True),
     ("data-unknown", ("check",), 0, False),  # a warning: not referenced by any index
     ("data-unknown", ("backup", "{src}"), 0, False),  # adoption skips what it cannot read
     ("locks", ("check",), 0, True),  # a warning: not a lock, it cannot block anyone
@@ -99,7 +100,7 @@ def test_a_fifo_in_a_repository_folder_never_hangs_a_command(
     tmp_path: Path,
     where: str,
     args: tuple[str, ...],
-    code: int,
+    code: int | tuple[int, ...],
     named: bool,
 ) -> None:
     repo = tmp_path / "repo"
@@ -108,7 +109,7 @@ def test_a_fifo_in_a_repository_folder_never_hangs_a_command(
     argv = [a.format(tmp=tmp_path, src=base_repo[2]) for a in args]
     proc = coffer(repo, base_repo[1], *argv)
     print(f"{where} / coffer {' '.join(args)}: exit {proc.returncode}\n{proc.stderr}")
-    assert proc.returncode == code, proc.stderr
+    assert proc.returncode in (code if isinstance(code, tuple) else (code,)), proc.stderr
     assert "Traceback" not in proc.stderr
     if named:
         assert name in proc.stderr and "not a regular file" in proc.stderr, proc.stderr
