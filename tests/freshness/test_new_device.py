@@ -329,3 +329,30 @@ def test_witness_remove_leaves_same_device_protection_only(
     _on(monkeypatch, devices["two"])
     r = run_cli(capsys, "restore", *recovery_repo, "latest", "--target", str(tmp / "out"))
     assert r.code == 0 and "same-device protection only" in r.err, r.err
+
+
+def test_a_config_put_back_to_before_witness_set_leaves_the_witness_with_devices_that_knew_it(
+    vault: InProcessVault,
+    recovery_repo: list[str],
+    devices: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/threat-model.md: the provider can put back the config from before ``witness set``;
+    a device that remembers the witness keeps using it, a new one is told it has none."""
+    tmp, repo = devices["tmp"], Path(recovery_repo[1])
+    old_config = (repo / "config").read_bytes()
+    assert run_cli(capsys, "witness", "set", *recovery_repo, vault.url).code == 0
+    first = backup(capsys, *recovery_repo, str(_src(tmp, "day one")))
+    kept = snapshot_copy(repo, tmp / "provider-kept-this")
+    backup(capsys, *recovery_repo, str(_src(tmp, "day two")))
+    put_back(kept, repo)
+    (repo / "config").write_bytes(old_config)  # authentic, only older: no witness named
+    r = run_cli(capsys, "witness", "show", *recovery_repo)
+    assert r.code == 20, r.out  # device one's record still refuses the rollback
+    r = run_cli(capsys, "witness", "show", *recovery_repo, "--accept-rollback")
+    assert r.code == 0 and vault.url in r.out and "this device's record" in r.out, r.out
+    _on(monkeypatch, devices["two"])
+    r = run_cli(capsys, "restore", *recovery_repo, "latest", "--target", str(tmp / "out"))
+    assert r.code == 0 and "same-device protection only" in r.err, r.err
+    assert snapshot_ids(capsys, *recovery_repo) == [first]
