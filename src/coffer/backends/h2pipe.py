@@ -53,6 +53,7 @@ class _Stream:
         self.status = 0
         self.headers: dict[str, str] = {}
         self.body = bytearray()
+        self.max_body: int | None = None
         self.done = False
         self.error: str | None = None
 
@@ -163,7 +164,11 @@ class H2PipeTransport:
             stream.headers = {str(k): str(v) for k, v in event.headers}
             stream.status = int(stream.headers.pop(":status", "0"))
         elif isinstance(event, h2.events.DataReceived):
-            stream.body += event.data
+            room = (
+                len(event.data) if stream.max_body is None else stream.max_body - len(stream.body)
+            )
+            if room > 0:  # beyond the request's max_body the data is acknowledged and dropped
+                stream.body += event.data[:room]
         elif isinstance(event, h2.events.StreamEnded):
             stream.done = True
         elif isinstance(event, h2.events.StreamReset):
@@ -176,6 +181,7 @@ class H2PipeTransport:
     def send(self, request: Request) -> Response:
         with self._slots:
             stream, sid = _Stream(), 0
+            stream.max_body = request.max_body
             try:
                 with self._cv:
                     self._check_alive()

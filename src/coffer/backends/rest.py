@@ -178,16 +178,33 @@ class HttpxTransport:
 
     def send(self, request: Request) -> Response:
         try:
-            r = self._client.request(
-                request.method, request.path, headers=request.headers, content=request.body
-            )
+            if request.max_body is None:
+                r = self._client.request(
+                    request.method, request.path, headers=request.headers, content=request.body
+                )
+                body = r.content
+            else:
+                with self._client.stream(
+                    request.method, request.path, headers=request.headers, content=request.body
+                ) as r:
+                    body = _read_capped(r, request.max_body)
         except httpx.TransportError as exc:
             raise TransientError(f"{request.method} {request.path}: {exc!r}") from exc
         headers = {k.lower(): v for k, v in r.headers.items()}
-        return Response(r.status_code, headers, r.content)
+        return Response(r.status_code, headers, body)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _read_capped(r: httpx.Response, cap: int) -> bytes:
+    """At most ``cap`` bytes of a streamed body; what follows is read and dropped."""
+    out = bytearray()
+    for piece in r.iter_bytes():
+        room = cap - len(out)
+        if room > 0:
+            out += piece[:room]
+    return bytes(out)
 
 
 def parse_url(url: str) -> tuple[str, str, tuple[str, str] | None]:

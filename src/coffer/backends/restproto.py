@@ -54,6 +54,13 @@ class Request:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    max_body: int | None = None
+    """Keep at most this many bytes of the response body; the rest is read and dropped.
+
+    A ranged read sets it, so a server that sends more than the range (or the whole object
+    when it ignores Range) costs no more memory than the caller's size, checked beforehand
+    (:mod:`coffer.engine.limits`), allowed; :meth:`RestProtocol.loaded` then sees the mismatch.
+    """
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,13 @@ class RestProtocol:
 
     def load(self, kind: ObjectType, name: str, offset: int, length: int | None) -> Request:
         headers = {}
+        cap = None
         if length is not None:
             headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+            cap = offset + length + 1  # a whole object sent instead still holds the range
         elif offset:
             headers["Range"] = f"bytes={offset}-"
-        return Request("GET", self.path(kind, name), headers)
+        return Request("GET", self.path(kind, name), headers, max_body=cap)
 
     def stat(self, kind: ObjectType, name: str) -> Request:
         return Request("HEAD", self.path(kind, name))
