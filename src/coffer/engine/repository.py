@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -78,6 +79,9 @@ class WriterClock(Protocol):
         Called only after the object was written, so a failed upload never uses up a value.
         """
 
+    def abandon(self) -> None:
+        """The object stamped with :meth:`next_seq`'s value was not stored."""
+
 
 class EphemeralClock:
     """A writer ID of its own and a counter from 1, forgotten when the process ends."""
@@ -92,6 +96,9 @@ class EphemeralClock:
     def saved(self, obj: Snapshot | ForgetRecord) -> None:
         if obj.writer == self.writer:
             self._seq = max(self._seq, obj.seq)
+
+    def abandon(self) -> None:
+        return None
 
 
 @dataclass
@@ -485,8 +492,8 @@ class Repository:
         self.require_writable()
         if not snap.tree_blobs:
             snap.tree_blobs, snap.tree_bytes = self._store_tree(snap.tree)
-        self._stamp(snap)
-        snap.id = self.save_object(ObjectType.SNAPSHOTS, encode_snapshot(snap))
+        with self._stamped(snap):
+            snap.id = self.save_object(ObjectType.SNAPSHOTS, encode_snapshot(snap))
         snap.version = 2
         self._manifest_plain.pop(snap.id, None)
         self._saved(snap)
@@ -495,8 +502,8 @@ class Repository:
     def save_forget_record(self, rec: ForgetRecord) -> str:
         """Store an owner's forget record (format v2); return its ID."""
         self.require_writable()
-        self._stamp(rec)
-        rec.id = self.save_object(ObjectType.SNAPSHOTS, encode_forget(rec))
+        with self._stamped(rec):
+            rec.id = self.save_object(ObjectType.SNAPSHOTS, encode_forget(rec))
         self._saved(rec)
         return rec.id
 
@@ -509,12 +516,21 @@ class Repository:
                 self._listing.forgets[obj.id] = obj
         self.clock.saved(obj)
 
-    def _stamp(self, obj: Snapshot | ForgetRecord) -> None:
+    @contextlib.contextmanager
+    def _stamped(self, obj: Snapshot | ForgetRecord) -> Iterator[None]:
+        """Give ``obj`` this writer's next counter for the store in the block; a store that
+        fails abandons it (the clock may hold a device lock from here to :meth:`_saved`)."""
         if obj.writer:
+            yield
             return
         if not obj.seen:
             obj.seen = self.list_manifests().newest_seqs()
         obj.writer, obj.seq = self.clock.writer, self.clock.next_seq()
+        try:
+            yield
+        except BaseException:
+            self.clock.abandon()
+            raise
 
     def _store_tree(self, nodes: list[Node]) -> tuple[list[bytes], int]:
         from coffer.engine.chunker import DB_STREAM_PARAMS, Chunker

@@ -16,11 +16,13 @@ Rules:
   listing already reports them, and ``latest`` refuses where one may be newest
   (:mod:`coffer.ops.listing`).
 - A witness row whose ``seq`` is present in the listing must name that object (its keyed
-  digest); otherwise the object is not the one the owner reported — a conflict, refused.
+  digest; with twins, one of them); otherwise the object is not the one the owner reported — a
+  conflict, refused.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -187,16 +189,20 @@ def _gaps(have: set[int], upto: int, accepted: Iterable[tuple[int, int]]) -> lis
 def _conflicts(ev: Evidence) -> tuple[str, ...]:
     if ev.digest is None:
         return ()
-    by_seq = {(o.writer, o.seq): o for o in ev.present}
+    by_seq: dict[tuple[str, int], list[Present]] = {}
+    for o in ev.present:
+        by_seq.setdefault((o.writer, o.seq), []).append(o)
     out = []
     for writer, k in ev.known:
-        obj = by_seq.get((writer, k.seq))
-        if k.source != "witness" or not k.digest or obj is None:
+        objs = by_seq.get((writer, k.seq), [])
+        if k.source != "witness" or not k.digest or not objs:
             continue
-        if ev.digest(obj.id) != k.digest:
+        # twins (one counter on two objects: written before writers took a device lock) are
+        # fine as long as one of them is the object the witness was told about
+        if not any(hmac.compare_digest(ev.digest(o.id), k.digest) for o in objs):
             out.append(
-                f"writer {writer[:8]}: object {k.seq} in storage ({obj.id[:8]}) is not the one "
-                "the witness was told about"
+                f"writer {writer[:8]}: object {k.seq} in storage ({objs[0].id[:8]}) is not the "
+                "one the witness was told about"
             )
     return tuple(out)
 

@@ -179,6 +179,22 @@ class RecordStore:
         finally:
             os.close(fd)  # closing releases the lock
 
+    def writing_lock(self) -> int:
+        """Take this device's writer lock for the repository (blocking); return its descriptor.
+
+        Held from choosing a counter until the object carrying it is stored (or abandoned), so
+        two processes on one device never stamp two objects with the same counter. Closing the
+        descriptor releases it.
+        """
+        paths.private_dir(self.folder)
+        fd = os.open(self.folder / f"{self.repository}.writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
     def _set_aside(self, exc: BaseException) -> None:
         aside = self.path.with_suffix(".json.damaged")
         with contextlib.suppress(OSError):
