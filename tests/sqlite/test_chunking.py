@@ -122,3 +122,13 @@ def test_process_restore(tmp_path: Path, make, dump) -> None:
         restore.write(stream[: len(stream) // 2])
         restore.finish()
     assert not (tmp_path / "other.db").exists()
+
+
+def test_process_restore_that_fails_early_exits_with_its_input_open(tmp_path: Path) -> None:
+    """The child's read-ahead thread must not keep a failed child alive (or abort its exit)."""
+    (tmp_path / "there.db").write_bytes(b"")
+    with ProcessRestore(tmp_path / "there.db") as restore:
+        restore.write(b"coffer-sqlite-logical\n")
+        restore._proc.wait(timeout=120)  # a hang guard, not a timing: the child exits by itself
+        with pytest.raises(RestoreTargetExists):
+            restore.finish()

@@ -25,6 +25,7 @@ import dataclasses
 import fcntl
 import io
 import json
+import os
 import queue
 import sqlite3
 import subprocess
@@ -152,14 +153,17 @@ class ProcessRestore:
 
 
 class Prefetch:
-    """``read()`` of a binary stream that a thread reads ahead, :data:`PREFETCH` pieces at most.
+    """``read()`` of a file descriptor that a thread reads ahead, :data:`PREFETCH` pieces at most.
 
-    The thread blocks in the read (the GIL released) while the caller works; memory stays
-    bounded by the queue. A read error in the thread is raised by the next ``read()``.
+    The thread blocks in ``os.read`` (the GIL released) while the caller works; memory stays
+    bounded by the queue (pieces of about :data:`PIECE` bytes). It reads the descriptor, not
+    ``sys.stdin.buffer``: a daemon thread still inside a buffered read when the interpreter
+    exits (the rebuild failed before the end of its input) aborts the exit with a fatal error.
+    A read error in the thread is raised by the next ``read()``.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
         self._queue: queue.Queue[bytes | OSError] = queue.Queue(maxsize=PREFETCH)
         self._left = b""
         self._eof = False
@@ -168,9 +172,16 @@ class Prefetch:
     def _run(self) -> None:
         try:
             while True:
-                data = self._raw.read(PIECE)
-                self._queue.put(data)
-                if not data:
+                piece = bytearray()
+                while len(piece) < PIECE:
+                    data = os.read(self._fd, PIECE - len(piece))
+                    if not data:
+                        break
+                    piece += data
+                self._queue.put(bytes(piece))
+                if len(piece) < PIECE:  # end of input (an empty piece tells the reader)
+                    if piece:
+                        self._queue.put(b"")
                     return
         except OSError as exc:
             self._queue.put(exc)
@@ -237,7 +248,7 @@ def main(argv: list[str]) -> int:
             sys.stdout.buffer.flush()
         else:
             full = argv[0] == "restore"
-            stream = cast(BinaryIO, Prefetch(sys.stdin.buffer))
+            stream = cast(BinaryIO, Prefetch(sys.stdin.fileno()))
             stats = restore_logical(stream, Path(argv[1]), full_check=full)
     except UnsupportedDatabase as exc:
         print(exc, file=sys.stderr)
