@@ -108,6 +108,9 @@ class Manifests:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     forgets: dict[str, ForgetRecord] = field(default_factory=dict)
     damaged: dict[str, str] = field(default_factory=dict)  # object ID → reason
+    # snapshot objects an owner's forget record lists as removed, yet still (or again) in
+    # storage: not snapshots any more (object ID → the forget record's ID)
+    forgotten: dict[str, str] = field(default_factory=dict)
 
     def newest_seqs(self) -> dict[str, int]:
         """Per writer, the highest counter any object here shows (forgotten snapshots too)."""
@@ -124,6 +127,31 @@ class Manifests:
             for gone in rec.removed:
                 see(gone.writer, gone.seq)
         return out
+
+
+def _drop_forgotten(listing: Manifests) -> None:
+    """Move snapshots a present forget record removed out of ``listing.snapshots``.
+
+    The owner's forget is authenticated; an object it removed that storage shows again (a
+    provider putting back a copy, or a forget interrupted between its record and its deletes)
+    must not come back as a snapshot — nor as ``latest``.
+    """
+    by_id: dict[str, str] = {}
+    by_counter: dict[tuple[str, int], str] = {}
+    for rid, rec in listing.forgets.items():
+        for gone in rec.removed:
+            by_id[gone.id] = rid
+            if gone.writer:
+                by_counter[(gone.writer, gone.seq)] = rid
+    if not by_id:
+        return
+    for oid, snap in list(listing.snapshots.items()):
+        rid = by_id.get(oid)
+        if rid is None and snap.writer:
+            rid = by_counter.get((snap.writer, snap.seq))
+        if rid is not None:
+            del listing.snapshots[oid]
+            listing.forgotten[oid] = rid
 
 
 @dataclass(frozen=True)
@@ -609,7 +637,9 @@ class Repository:
         if self._listing is None or fresh:
             self._listing = self._read_listing()
         cached = self._listing
-        return Manifests(dict(cached.snapshots), dict(cached.forgets), dict(cached.damaged))
+        out = Manifests(dict(cached.snapshots), dict(cached.forgets), dict(cached.damaged))
+        _drop_forgotten(out)
+        return out
 
     def drop_listing(self) -> None:
         """Forget the cached listing: the next :meth:`list_manifests` lists storage again."""

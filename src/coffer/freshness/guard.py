@@ -2,7 +2,9 @@
 
 Rules (the one choke point: :func:`coffer.unlock.open_repository` calls :func:`guard`, so the
 CLI's commands, scheduled runs and the Python API all check, and check the same way):
-- A format-v1 repository carries no counters: "freshness unknown (format v1)", never a failure.
+- A format-v1 repository carries no counters: "freshness unknown (format v1)", never a failure
+  — unless this device's record or the witness knows the repository as v2: then a v1 config is
+  a config put back from before ``coffer migrate``, refused like a rollback.
 - Otherwise the verdict (:mod:`coffer.freshness.check`) is drawn from storage's one listing of
   ``snapshots/`` (cached on the repository, so the command's own reading costs no second
   listing), this device's record (:mod:`coffer.freshness.record`) and, when a witness is
@@ -92,11 +94,7 @@ def guard(repo: Repository, options: FreshnessOptions | None = None) -> Freshnes
     """Check ``repo`` against what is known (module rules); install this device's clock."""
     options = options or FreshnessOptions()
     if repo.format_version < 2:
-        options.tell(
-            "freshness unknown (format v1): its snapshots carry no writer counters, so a "
-            "rollback cannot be detected; `coffer migrate` upgrades the repository"
-        )
-        return FreshnessReport(UNKNOWN)
+        return _format_v1(repo, options)
     store = RecordStore(repo.repo_id)
     record = store.load()
     if store.damaged:
@@ -117,7 +115,13 @@ def guard(repo: Repository, options: FreshnessOptions | None = None) -> Freshnes
     report = FreshnessReport(status, found)
     if not found.ok:
         report.accepted = _accept(repo, store, found, options)
-    _advance(store, repo.list_manifests(), witness)
+    listing = repo.list_manifests()
+    for oid, rid in sorted(listing.forgotten.items()):
+        options.tell(
+            f"warning: snapshot {oid[:8]} was removed by the owner's forget record {rid[:8]}, "
+            "but storage shows it again (an old copy put back?); it is ignored"
+        )
+    _advance(store, listing, witness)
     if record is None and witness is None and options.say_protection:
         options.tell(
             "no witness is configured for this repository: same-device protection only "
@@ -125,6 +129,40 @@ def guard(repo: Repository, options: FreshnessOptions | None = None) -> Freshnes
             "`coffer witness set URL` adds a witness)"
         )
     return report
+
+
+def _format_v1(repo: Repository, options: FreshnessOptions) -> FreshnessReport:
+    """A v1 config: freshness unknown — unless this repository is known to be v2 already.
+
+    Device records and witness rows exist only for v2 repositories, so either one means the
+    provider put back a config from before ``coffer migrate`` (a downgrade that would switch
+    every check off): refused like any other rollback.
+    """
+    record = RecordStore(repo.repo_id).load()
+    evidence = ""
+    if record is not None:
+        evidence = f"this device has seen it as format v2 since {record.created or 'earlier'}"
+    elif options.witness is not None:
+        try:
+            if options.witness.read():
+                evidence = f"the witness at {options.witness.url} holds its format-v2 counters"
+        except CofferError:
+            pass  # a witness that is down never blocks access; the notice below still stands
+    if evidence and not options.accept_rollback:
+        raise FreshnessError(
+            "storage shows this repository as format v1, but "
+            + evidence
+            + ": an older copy of its config was put back (a rollback to before `coffer "
+            "migrate`). The command was stopped. If you know why (you restored an old copy of "
+            "the repository yourself), run it again with --accept-rollback"
+        )
+    if evidence:
+        options.tell(f"accepted a format-v1 config (--accept-rollback) although {evidence}")
+    options.tell(
+        "freshness unknown (format v1): its snapshots carry no writer counters, so a "
+        "rollback cannot be detected; `coffer migrate` upgrades the repository"
+    )
+    return FreshnessReport(UNKNOWN)
 
 
 def _known(
