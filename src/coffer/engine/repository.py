@@ -146,12 +146,12 @@ def _drop_forgotten(listing: Manifests) -> None:
     if not by_id:
         return
     for oid, snap in list(listing.snapshots.items()):
-        rid = by_id.get(oid)
-        if rid is None and snap.writer:
-            rid = by_counter.get((snap.writer, snap.seq))
-        if rid is not None:
+        record = by_id.get(oid)
+        if record is None and snap.writer:
+            record = by_counter.get((snap.writer, snap.seq))
+        if record is not None:
             del listing.snapshots[oid]
-            listing.forgotten[oid] = rid
+            listing.forgotten[oid] = record
 
 
 @dataclass(frozen=True)
