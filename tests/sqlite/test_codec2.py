@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,27 @@ def test_whole_block_is_the_row_by_row_block(rows: list[list[Any]]) -> None:
     from coffer.sqlite.codec2 import whole_block
 
     assert whole_block(rows) == encode_block(rows)
+
+
+def test_block_with_rows_of_the_wrong_width_is_rejected(tmp_path: Path, make, dump) -> None:
+    """Rows are bound 32 to a statement: a short row and a long one must not pass as two rows."""
+    from coffer.sqlite.codec import RecordReader, record
+    from coffer.sqlite.codec2 import TAG_BLOCK
+
+    db = make(tmp_path / "src.db", "CREATE TABLE t (a, b, c);")  # rows: rowid, a, b, c
+    with sqlite3.connect(db) as conn:
+        rows = [(i, i, i, 1000 + i) for i in range(64)]  # shifted, each value still fits a column
+        conn.executemany("INSERT INTO t (rowid, a, b, c) VALUES (?, ?, ?, ?)", rows)
+    conn.close()
+    stream = dump(db)
+    reader = RecordReader(io.BytesIO(stream))
+    out = bytearray(reader.exact(len(b"coffer-sqlite-logical\n")))
+    for tag, payload in reader.records():
+        if tag == TAG_BLOCK:
+            rows, _ = decode_block(payload)
+            rows[0].append(rows[1].pop())  # widths 5 and 3, the same number of values
+            payload = encode_block(rows)
+        out += record(tag, payload)
+    with pytest.raises(LogicalFormatError):
+        restore_logical(io.BytesIO(bytes(out)), tmp_path / "bad.db")
+    assert not (tmp_path / "bad.db").exists()

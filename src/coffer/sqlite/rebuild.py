@@ -346,7 +346,7 @@ class _BulkInsert:
     def __init__(self, conn: sqlite3.Connection, section: Section) -> None:
         self._conn = conn
         self._one = insert_sql(section)
-        width = len(section.columns) + (1 if section.rowid else 0)
+        self._width = width = len(section.columns) + (1 if section.rowid else 0)
         # a virtual table's module sees one statement per row, as before: FTS5 flushes its
         # pending terms at every statement, so its shadow tables depend on the statement count
         per = ROWS_PER_INSERT if section.kind != "vtab" else 1
@@ -358,8 +358,12 @@ class _BulkInsert:
         k = self._k
         full = len(rows) - len(rows) % k if k > 1 else 0
         if full:
-            flat = chain.from_iterable
-            groups = [list(flat(rows[i : i + k])) for i in range(0, full, k)]
+            # a row of another width would shift values into its neighbours without an error
+            if set(map(len, rows)) != {self._width}:
+                raise LogicalFormatError("a row does not have its section's column count")
+            flat = list(chain.from_iterable(rows[:full] if full < len(rows) else rows))
+            step = k * self._width
+            groups = [flat[i : i + step] for i in range(0, len(flat), step)]
             self._conn.executemany(self._many, groups)
         if full < len(rows):
             self._conn.executemany(self._one, rows[full:] if full else rows)
