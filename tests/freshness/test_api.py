@@ -19,12 +19,11 @@ def test_the_api_refuses_a_rolled_back_repository_and_accepts_it_when_told(
     src.mkdir()
     (src / "msgstore.txt").write_text("day one")
     address = tmp_path / "repo"
-    made, key = coffer.Repository.init(address)
+    with pytest.warns(FreshnessWarning, match="same-device protection only"):
+        made, key = coffer.Repository.init(address)
     made.close()
     assert key is not None
-    with pytest.warns(FreshnessWarning, match="same-device protection only"):
-        repo = coffer.Repository.open(address, recovery_key=key)
-    with repo:
+    with coffer.Repository.open(address, recovery_key=key) as repo:
         repo.backup([src])
     old = snapshot_copy(address, tmp_path / "old")
     with coffer.Repository.open(address, recovery_key=key) as repo:
@@ -40,3 +39,28 @@ def test_the_api_refuses_a_rolled_back_repository_and_accepts_it_when_told(
     with repo:
         assert len(repo.snapshots()) == 1
     coffer.Repository.open(address, recovery_key=key).close()  # agreed: no alarm any more
+
+
+def test_backups_through_the_repository_init_returns_are_this_devices(tmp_path: Path) -> None:
+    """review Q6: the repository ``init`` returns was not checked or stamped, so its backups
+    were unknown to the device record and hiding the newest went unnoticed."""
+    src = tmp_path / "chats"
+    src.mkdir()
+    address = tmp_path / "repo"
+    with pytest.warns(FreshnessWarning, match="same-device protection only"):
+        repo, key = coffer.Repository.init(address)
+    assert key is not None
+    with repo:
+        for day in ("day one", "day two"):
+            (src / "msgstore.txt").write_text(day)
+            newest = repo.backup([src]).snapshot_id
+    assert newest is not None
+    (address / "snapshots" / newest).unlink()  # the provider hides the newest snapshot
+    with pytest.raises(coffer.FreshnessError, match=newest[:8]):
+        coffer.Repository.open(address, recovery_key=key)
+
+
+def test_init_names_a_witness_only_by_url(tmp_path: Path) -> None:
+    with pytest.raises(coffer.UsageError, match="witness address"):
+        coffer.Repository.init(tmp_path / "repo", witness="vault.example")
+    assert not (tmp_path / "repo").exists()

@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from coffer.api.results import BackupSummary, CheckReport, RestoreSummary, SnapshotInfo
 from coffer.backends.registry import BackendOptions, open_backend
@@ -41,6 +42,9 @@ from coffer.ops.exclude import ExcludeRules
 from coffer.ops.listing import list_snapshots
 from coffer.ops.restore import RestoreOptions
 from coffer.ops.snapshot_filter import SnapshotFilter
+
+if TYPE_CHECKING:
+    from coffer import unlock
 
 Address = str | os.PathLike[str]
 
@@ -92,6 +96,7 @@ class Repository:
         account: str | None = None,
         vault_key: str | None = None,
         recovery_key: bool | None = None,
+        witness: str | None = None,
     ) -> tuple[Repository, str | None]:
         """Create a repository; return it and its recovery key (64 characters, shown once).
 
@@ -99,20 +104,30 @@ class Repository:
         ``vault`` address and ``account``), the password protects a key escrowed at the vault
         — checked for strength first, so a weak one raises ``WeakPassword`` before anything is
         written — and there is no recovery key unless ``recovery_key=True``; the second value
-        is then None.
+        is then None. ``witness`` names a key vault that keeps the newest state for new devices
+        (a password repository's vault is its witness anyway). The repository comes back checked
+        and stamped like one from :meth:`open`: this device's freshness record starts here, so
+        its backups carry this device's writer counter and reach the witness.
         """
         address = os.fspath(address)
+        if witness is not None and not witness.lower().startswith(("http://", "https://")):
+            raise UsageError(f"a witness address must start with http:// or https://: {witness!r}")
         backend = open_backend(address, BackendOptions())
         with_recovery = recovery_key if recovery_key is not None else password is None
         if not with_recovery and password is None:
             raise UsageError("a repository needs a recovery key or a password")
         slot = _escrow(password, vault, account, vault_key) if password is not None else None
         repo = engine.Repository.init(backend)
+        if witness is not None:
+            repo.set_witness(witness.rstrip("/"))
         if slot is not None:
             repo.add_slot(SlotKind.VAULT, *slot)
         key = RecoveryKey.generate() if with_recovery else None
         if key is not None:
             repo.add_slot(SlotKind.RECOVERY, key.secret)
+        from coffer.unlock import VaultTarget
+
+        _first_record(repo, VaultTarget(vault, account, vault_key))
         return cls(repo, address), key.display() if key is not None else None
 
     @classmethod
@@ -290,3 +305,13 @@ def _escrow(
     check_strength(password, account_hints(account))
     vault_route.check_vault(target)
     return vault_route.escrow_new_secret(target, normalise_password(password))
+
+
+def _first_record(repo: engine.Repository, target: unlock.VaultTarget) -> None:
+    """Start this device's freshness record with the new repository, as ``coffer init`` does."""
+    from coffer.engine.repository import list_slots
+    from coffer.freshness.guard import FreshnessOptions, guard
+    from coffer.freshness.witness_link import link_for
+
+    link = link_for(repo, list_slots(repo.backend), target, None)
+    guard(repo, FreshnessOptions(witness=link, say_protection=True))
