@@ -356,3 +356,33 @@ def test_a_config_put_back_to_before_witness_set_leaves_the_witness_with_devices
     r = run_cli(capsys, "restore", *recovery_repo, "latest", "--target", str(tmp / "out"))
     assert r.code == 0 and "same-device protection only" in r.err, r.err
     assert snapshot_ids(capsys, *recovery_repo) == [first]
+
+
+def test_a_witness_that_lost_the_record_is_not_a_verification(
+    vault: InProcessVault,
+    recovery_repo: list[str],
+    devices: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """review Q4: the witness's operator deletes (or an old vault database lacks) the rows; a
+    new device must be told that freshness could not be verified, not stay silent."""
+    import sqlite3
+
+    tmp = devices["tmp"]
+    assert run_cli(capsys, "witness", "set", *recovery_repo, vault.url).code == 0
+    backup(capsys, *recovery_repo, str(_src(tmp, "day one")))
+    backup(capsys, *recovery_repo, str(_src(tmp, "day two")))
+    db = sqlite3.connect(tmp / "vault" / "vault.db")
+    with db:
+        db.execute("DELETE FROM witness_rows")
+        db.execute("DELETE FROM witnesses")
+    db.close()
+    _on(monkeypatch, devices["two"])
+    r = run_cli(capsys, "snapshots", *recovery_repo)
+    assert r.code == 0, r.err
+    assert "freshness could not be verified" in r.err
+    assert "has no record of this repository" in r.err
+    _on(monkeypatch, devices["one"])
+    r = run_cli(capsys, "snapshots", *recovery_repo)
+    assert r.code == 0 and "has no record of this repository although this device" in r.err, r.err

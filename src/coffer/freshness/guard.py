@@ -105,6 +105,8 @@ def guard(repo: Repository, options: FreshnessOptions | None = None) -> Freshnes
     if record is not None and record.witness_pending and witness is not None:
         _retry_pending(store, record, witness, options)
     known, status = _known(record, witness, options)
+    if status == VERIFIED and witness is not None:
+        status = _empty_witness(repo, record, witness, known, options)
     found = verdict(_evidence(repo.list_manifests(), known, record, witness))
     if not found.ok:  # a listing taken while another device's forget ran may miss both the
         # new forget record and what it removed: list once more before refusing
@@ -192,6 +194,36 @@ def _known(
         )
         return known, SAME_DEVICE
     return known, VERIFIED
+
+
+def _empty_witness(
+    repo: Repository,
+    record: DeviceRecord | None,
+    witness: Witness,
+    known: list[tuple[str, Known]],
+    options: FreshnessOptions,
+) -> str:
+    """A witness that answers with no rows while storage shows counters has lost or withheld
+    this repository's record: that is not a verification (review Q4)."""
+    if any(k.source == "witness" for _w, k in known):
+        return VERIFIED
+    listing = repo.list_manifests()
+    if not any(s.writer for s in listing.snapshots.values()) and not listing.forgets:
+        return VERIFIED  # nothing to witness yet: a new repository
+    if record is None:
+        options.tell(
+            f"freshness could not be verified: the witness at {witness.url} has no record of "
+            "this repository, and this device has none either, so an older copy served by the "
+            "storage provider would not be noticed"
+        )
+        return UNVERIFIED
+    if record.own_seq and not record.witness_pending and record.witness == witness.url:
+        options.tell(
+            f"warning: the witness at {witness.url} has no record of this repository although "
+            "this device reported to it (lost or withheld by its operator); checked against "
+            "this device's record only"
+        )
+    return SAME_DEVICE
 
 
 def _evidence(
