@@ -162,6 +162,18 @@ def test_rows_edited_by_the_operator_are_refused(store: SqlStore, witness: Witne
         witness.read(OWNER)
 
 
+def test_a_stale_answer_without_a_signed_row_that_new_is_not_a_delivery(
+    store: SqlStore, witness: WitnessClient
+) -> None:
+    """review Q5: the operator moves the stored seq forward without the owner's key; the
+    owner's next update is then "stale" — which must not count as delivered."""
+    witness.update(OWNER, row(3))
+    with store._tx() as cur:
+        store._run(cur, "UPDATE witness_rows SET seq = 9")
+    with pytest.raises(WitnessProtocolError, match="did not sign"):
+        witness.update(OWNER, row(4))
+
+
 @pytest.mark.parametrize(
     "edit",
     [

@@ -126,7 +126,7 @@ class WitnessClient:
                     f"witness {self.url} called seq {row.seq} stale without a stored seq "
                     "at least as high"
                 ) from None
-            return stored
+            return self._proven(keys, row)
         try:
             held = wp.parse_seq_answer(body, "seq")
         except ValueError as exc:
@@ -134,6 +134,18 @@ class WitnessClient:
         if held != row.seq or body.get("writer") != row.writer:
             raise WitnessProtocolError(f"witness {self.url} confirmed another row than sent")
         return held
+
+    def _proven(self, keys: WitnessKeys, row: WitnessRow) -> int:
+        """A "stale" answer counts only if the witness shows a row of ``row.writer`` at least
+        as new that this repository's key signed: an operator's unsigned edit of the stored
+        seq must not make an update look delivered (review Q5)."""
+        held = [r.row.seq for r in self.read_signed(keys) if r.row.writer == row.writer]
+        if not held or max(held) < row.seq:
+            raise WitnessProtocolError(
+                f"witness {self.url} refused seq {row.seq} of writer {row.writer[:8]} as stale "
+                "but shows no signed row that new"
+            )
+        return max(held)
 
     # -- HTTP ------------------------------------------------------------------------------
     def _pin(self) -> None:
