@@ -67,9 +67,11 @@ def test_snapshot_picker_chats_thread_image_and_voice_note(
     assert page.locator("table.snapshots tbody tr").count() == 2
     shot(page, "01-snapshots")
     page.get_by_role("link", name=phone.snapshots[0][:8]).click()
+    page.wait_for_selector("ul.sources li")  # a click does not wait for the new page's DOM
     assert "WhatsApp (Android msgstore.db)" in page.content()
     shot(page, "02-sources")
     page.get_by_role("link", name="phone/WhatsApp/Databases/msgstore.db").click()
+    page.wait_for_selector("ul.chats .name")
     names = page.locator("ul.chats .name").all_inner_texts()
     assert names[0].startswith("Climbing") and "+15551230001" in names[1]
     shot(page, "03-chats")
@@ -131,6 +133,7 @@ def test_jump_to_date_and_months(page: Any, base: str, phone: Phone) -> None:
     assert got[:10] >= day
     shot(page, "08-jump-to-date")
     page.get_by_role("link", name="Months").click()
+    page.wait_for_selector("section.year")  # count() does not wait for the new page
     assert page.locator("section.year").count() >= 1
     shot(page, "09-months")
 

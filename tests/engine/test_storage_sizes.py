@@ -2,7 +2,8 @@
 
 Each case plants a 1 GiB file (sparse: nothing is written, so the test costs a few kilobytes of
 disk) where a repository object lives, runs the real ``coffer`` command as a child process and
-reads that child's peak resident memory from ``os.wait4`` — a memory bound, not a timing. Before
+reads that child's peak resident memory (``VmHWM`` of its own address space, written by the
+child as it exits) — a memory bound, not a timing. Before
 the caps (:mod:`coffer.engine.limits`) each case allocated the whole gigabyte (the pack case
 2.1 GB). The caps are documented in docs/storage.md, "Size limits".
 """
@@ -44,29 +45,48 @@ class Child:
     maxrss_kib: int
 
 
-def run_measured(args: list[str], env: dict[str, str], tmp: Path, timeout: float = 300) -> Child:
-    """Run ``python -m coffer ARGS``; its exit code, output and peak RSS (KiB, Linux ru_maxrss).
+# The child writes its address space's high-water mark as it exits. Not ``ru_maxrss`` from
+# ``wait4``: Linux carries the forking parent's high-water mark into the child across exec, so
+# a child forked by a pytest worker that has grown to 300–400 MB reports at least that much.
+_MEASURED = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                with open(os.environ["COFFER_TEST_PEAK_FILE"], "w") as out:
+                    out.write(line.split()[1])
+atexit.register(_peak)
+sys.argv = ["coffer", *sys.argv[1:]]
+from coffer.cli.main import entry
+entry()
+"""
 
-    ``os.wait4`` reports the rusage of that one child (not of every child this process reaped).
+
+def run_measured(args: list[str], env: dict[str, str], tmp: Path, timeout: float = 300) -> Child:
+    """Run the ``coffer`` CLI with ARGS; its exit code, output and peak RSS (KiB, ``VmHWM``).
+
     A timer kills a child that hangs, so the test fails instead of hanging.
     """
-    out_path, err_path = tmp / "child.out", tmp / "child.err"
+    out_path, err_path, peak_path = tmp / "child.out", tmp / "child.err", tmp / "child.peak"
+    peak_path.unlink(missing_ok=True)
+    env = {**env, "COFFER_TEST_PEAK_FILE": str(peak_path)}
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "coffer", *args], env=env, stdout=out, stderr=err
+            [sys.executable, "-c", _MEASURED, *args], env=env, stdout=out, stderr=err
         )
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
     finally:
         timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert peak_path.exists(), "the child did not report its peak memory (killed?)"
     return Child(
         proc.returncode,
         out_path.read_text(errors="replace"),
         err_path.read_text(errors="replace"),
-        usage.ru_maxrss,
+        int(peak_path.read_text()),
     )
 
 

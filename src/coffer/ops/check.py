@@ -142,7 +142,7 @@ class Checker:
         if not intact:
             self.error(f"data/{pack_id}: damaged (content does not match its ID)")
         if bad:
-            self.error(f"data/{pack_id}: {bad} blobs failed authentication")
+            self.error(f"data/{pack_id}: {bad} blob{'' if bad == 1 else 's'} failed authentication")
         elif intact and self.on_verified is not None:
             self.on_verified(pack_id)
 
