@@ -42,3 +42,47 @@ def test_a_forgotten_snapshot_put_back_is_ignored_with_a_warning(
     assert (tmp_path / "out" / "chats" / "chat.txt").read_text() == "good state"
     monkeypatch.setenv("COFFER_STATE_DIR", str(tmp_path / "new-device"))
     assert snapshot_ids(capsys) == [good]
+
+
+def _setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, list[str]]:
+    repo, key = tmp_path / "repo", tmp_path / "key.txt"
+    monkeypatch.setenv("COFFER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("COFFER_REPO", str(repo))
+    assert run_cli(capsys, "init", "--save-recovery-key", str(key)).code == 0
+    monkeypatch.setenv("COFFER_RECOVERY_KEY", key.read_text().strip())
+    src = tmp_path / "chats"
+    src.mkdir()
+    ids = []
+    for day in ("day one", "day two"):
+        (src / "chat.txt").write_text(day)
+        ids.append(backup(capsys, str(src)))
+    return repo, ids
+
+
+def test_junk_under_a_random_name_does_not_excuse_a_known_missing_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """review Q7: objects are named by their content's hash, so junk under another name cannot
+    be the newest snapshot this device knows."""
+    repo, (_first, newest) = _setup(tmp_path, monkeypatch, capsys)
+    (repo / "snapshots" / newest).unlink()
+    (repo / "snapshots" / ("ab" * 32)).write_bytes(b"junk" * 100)
+    r = run_cli(capsys, "snapshots")
+    assert r.code == 20 and newest[:8] in r.err, (r.code, r.err)
+
+
+def test_an_accepted_loss_does_not_hide_the_snapshot_when_storage_serves_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """review Q10: after --accept-rollback the genuine newest snapshot, served again, is listed."""
+    repo, (first, newest) = _setup(tmp_path, monkeypatch, capsys)
+    kept = tmp_path / "kept"
+    shutil.copy2(repo / "snapshots" / newest, kept)
+    (repo / "snapshots" / newest).unlink()
+    assert run_cli(capsys, "snapshots").code == 20
+    assert run_cli(capsys, "snapshots", "--accept-rollback").code == 0
+    shutil.copy2(kept, repo / "snapshots" / newest)
+    assert snapshot_ids(capsys) == [first, newest]

@@ -137,18 +137,17 @@ def _drop_forgotten(listing: Manifests) -> None:
     must not come back as a snapshot — nor as ``latest``.
     """
     by_id: dict[str, str] = {}
-    by_counter: dict[tuple[str, int], str] = {}
     for rid, rec in listing.forgets.items():
         for gone in rec.removed:
-            by_id[gone.id] = rid
-            if gone.writer:
-                by_counter[(gone.writer, gone.seq)] = rid
+            # an owner's forget names each snapshot with its time; an entry without one is a
+            # loss accepted with --accept-rollback (never seen here), and a genuine object
+            # that storage serves again must not stay hidden
+            if gone.time:
+                by_id[gone.id] = rid
     if not by_id:
         return
-    for oid, snap in list(listing.snapshots.items()):
+    for oid in list(listing.snapshots):
         record = by_id.get(oid)
-        if record is None and snap.writer:
-            record = by_counter.get((snap.writer, snap.seq))
         if record is not None:
             del listing.snapshots[oid]
             listing.forgotten[oid] = record

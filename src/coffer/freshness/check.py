@@ -12,7 +12,8 @@ Rules:
 - Every ``(w, s)`` with ``1 ≤ s ≤ required[w]`` that is not accounted is **missing** (an
   owner's deletion always names what it removed, so nothing it removed is missing).
 - Objects in ``snapshots/`` that cannot be read (damaged) may be the missing ones: when there
-  are at least as many damaged objects as missing counters, the verdict does not refuse — the
+  are at least as many damaged objects as missing counters (and a missing object whose ID is
+  known is among the damaged names), the verdict does not refuse — the
   listing already reports them, and ``latest`` refuses where one may be newest
   (:mod:`coffer.ops.listing`).
 - A witness row whose ``seq`` is present in the listing must name that object (its keyed
@@ -67,6 +68,7 @@ class Evidence:
     accepted: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     damaged: int = 0
     digest: Callable[[str], bytes] | None = None  # object ID → keyed digest (witness rows)
+    damaged_ids: frozenset[str] = frozenset()  # the names of the damaged objects
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Verdict:
     required: dict[str, int]
     conflicts: tuple[str, ...] = ()
     damaged: int = 0
+    damaged_ids: frozenset[str] = frozenset()
 
     @property
     def missing_count(self) -> int:
@@ -115,7 +118,15 @@ class Verdict:
     @property
     def explained_by_damage(self) -> bool:
         """Every missing counter may be one of the damaged objects (module rules)."""
-        return bool(self.missing) and not self.conflicts and self.missing_count <= self.damaged
+        if not self.missing or self.conflicts or self.missing_count > self.damaged:
+            return False
+        # objects are named by their content's hash: a missing object whose ID is known can
+        # only be a damaged one if a damaged object bears that very name
+        return all(
+            m.known is None or not m.known.id or m.known.seq != m.last
+            or m.known.id in self.damaged_ids
+            for m in self.missing
+        )  # fmt: skip
 
     @property
     def ok(self) -> bool:
@@ -167,7 +178,7 @@ def verdict(ev: Evidence) -> Verdict:
         for first, last in runs:
             cause = ROLLBACK if last > top else DELETED
             missing.append(Missing(writer, first, last, cause, newest_known.get(writer)))
-    return Verdict(tuple(missing), required, _conflicts(ev), ev.damaged)
+    return Verdict(tuple(missing), required, _conflicts(ev), ev.damaged, ev.damaged_ids)
 
 
 def _gaps(have: set[int], upto: int, accepted: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

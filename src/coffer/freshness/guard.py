@@ -257,6 +257,7 @@ def _evidence(
         record.accepted if record is not None else {},
         len(listing.damaged),
         digest,
+        frozenset(listing.damaged),
     )
 
 
