@@ -220,7 +220,8 @@ def test_owner_forget_and_prune_raise_no_alarm_on_a_fresh_device(
     assert r.code == 0, r.err
     assert "could not be verified" not in r.err and "same-device" not in r.err  # the witness
     r = run_cli(capsys, "witness", "show", *password_repo)
-    assert r.code == 0 and "the password slot's key vault" in r.out and "reachable" in r.out
+    # init --password records its vault as the sealed witness setting (review Q9)
+    assert r.code == 0 and "(repository setting)" in r.out and "reachable" in r.out, r.out
     # the check is live after the owner's deletions: the provider's deletion is still caught
     (Path(password_repo[1]) / "snapshots" / ids[-1]).unlink()
     _on(monkeypatch, devices["tmp"] / "device3")

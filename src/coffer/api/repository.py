@@ -118,6 +118,10 @@ class Repository:
             raise UsageError("a repository needs a recovery key or a password")
         slot = _escrow(password, vault, account, vault_key) if password is not None else None
         repo = engine.Repository.init(backend)
+        if witness is None and slot is not None:
+            from coffer.unlock.vault_route import META_URL
+
+            witness = slot[1][META_URL]  # sealed too: see coffer.cli.init_cmd (review Q9)
         if witness is not None:
             repo.set_witness(witness.rstrip("/"))
         if slot is not None:

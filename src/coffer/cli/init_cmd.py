@@ -93,6 +93,11 @@ def command(
         )
         vault_slot = vault_route.escrow_new_secret(target, password)
     repo = Repository.init(backend)
+    if witness_url is None and vault_slot is not None:
+        # the password's vault is the witness; recorded in the sealed config too, because the
+        # slot's own metadata is authenticated only when that slot opens: a device opening
+        # with the recovery key must not take the witness from it (review Q9)
+        witness_url = vault_slot[1][vault_route.META_URL].rstrip("/")
     if witness_url is not None:
         repo.set_witness(witness_url)
     info: dict[str, str] = {"repository": backend.location, "repository_id": repo.repo_id.hex()}
