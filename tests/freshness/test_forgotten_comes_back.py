@@ -86,3 +86,17 @@ def test_an_accepted_loss_does_not_hide_the_snapshot_when_storage_serves_it_agai
     assert run_cli(capsys, "snapshots", "--accept-rollback").code == 0
     shutil.copy2(kept, repo / "snapshots" / newest)
     assert snapshot_ids(capsys) == [first, newest]
+
+
+def test_a_junk_object_in_snapshots_does_not_block_forget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """review: one junk object in snapshots/ made every forget exit 12 (the provider could block
+    all retention with one file); it is neither kept nor removed."""
+    repo, (first, newest) = _setup(tmp_path, monkeypatch, capsys)
+    junk = repo / "snapshots" / ("cd" * 32)
+    junk.write_bytes(b"junk" * 100)
+    r = run_cli(capsys, "forget", "--keep-last", "1")
+    assert r.code == 0, r.err
+    assert snapshot_ids(capsys) == [newest] and junk.exists()
+    assert first != newest

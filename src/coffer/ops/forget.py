@@ -40,7 +40,10 @@ def forget(
     """Apply ``policy`` (to ``host``'s snapshots only, when given, and to those ``wanted``
     matches — restic's ``--host/--tag/--path``); return the decisions."""
     with locked(repo, exclusive=not dry_run):
-        snaps = [s for s in repo.snapshots() if host is None or s.hostname == host]
+        # the readable snapshots: one damaged or injected object in snapshots/ must not block
+        # every forget (it is neither kept nor removed; `snapshots` and `check` name it)
+        listed = repo.list_manifests(fresh=True).snapshots.values()
+        snaps = [s for s in listed if host is None or s.hostname == host]
         snaps = wanted.apply(snaps) if wanted is not None else snaps
         decisions = apply_policy(snaps, policy)
         if not dry_run:
