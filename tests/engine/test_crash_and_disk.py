@@ -23,6 +23,7 @@ from coffer.ops.check import check
 from coffer.ops.restore import restore
 
 from .conftest import SMALL_PARAMS, RepoHandle
+from .tmpfs import tiny_tmpfs
 
 
 def _source(root: Path, nfiles: int, size: int) -> Path:
@@ -96,19 +97,8 @@ def test_sigkill_at_random_points_then_check_and_resume(
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("disk-full test needs root to mount a tiny tmpfs")
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "tiny", "3m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_disk_full_is_a_clear_error_and_the_repository_stays_usable(

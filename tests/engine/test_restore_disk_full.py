@@ -3,10 +3,8 @@ file and for a database rebuilt by its child process — and leaves no partial f
 
 from __future__ import annotations
 
-import os
 import random
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,23 +12,13 @@ import pytest
 
 from .cli_support import run_cli
 from .conftest import RepoHandle
+from .tmpfs import tiny_tmpfs
 
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("the disk-full restore test needs root to mount a 2 MiB tmpfs")
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "tiny", "2m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def _big_file(src: Path) -> None:
