@@ -7,7 +7,10 @@ and their p50/p99 latency, against real vault node processes over HTTP on 127.0.
 plus the server-side cost measured separately in process, so the HTTP and storage overhead is
 visible: (a) the server's OPAQUE crypto per login (server_login_start, sealing the state,
 opening it, server_login_finish, sealing V for release); (b) the store transactions per login
-(take_attempt + finish_login) on each database, without crypto or HTTP.
+(take_attempt + finish_login) on each database, without crypto or HTTP; (c) the floors of
+``vault_floors.py`` (group operations, a minimal HTTP request, a libpq round trip) and their sum,
+the least node CPU a login can cost here. Each HTTP run also reports the PostgreSQL server's CPU
+and the load generator's per login, and the throughput their sum allows on this machine's cores.
 
 Clients use a tiny Argon2id (64 KiB, t=1) so the figure is the vault's capacity, not the client's
 password hashing. The load generators run on the same 2-core machine as the nodes, so the HTTP
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg
+import vault_floors
 import vault_loadgen as loadgen
 from vault.vault_nodes import Node
 from vault_loadgen import Target
@@ -254,6 +258,28 @@ def tree_cpu_s(pid: int) -> tuple[float, float]:
     return sum(t[0] for t in times), sum(t[1] for t in times)
 
 
+def postgres_cpu_s() -> dict[int, float]:
+    """CPU seconds (user + system) of every PostgreSQL process on this machine, by PID: the
+    database server is local here, and its share of each login bounds the throughput too."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            out[int(entry.name)] = sum(proc_cpu_s(int(entry.name)))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return out
+
+
+def postgres_cpu_delta_s(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two :func:`postgres_cpu_s` readings (a process that started meanwhile
+    counts whole; one that ended meanwhile is lost, so this is a lower bound)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def nodes_cpu_s(nodes: list[Node]) -> tuple[float, float]:
     times = [tree_cpu_s(x.proc.pid) for x in nodes]
     return sum(t[0] for t in times), sum(t[1] for t in times)
@@ -284,14 +310,26 @@ def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: An
         target = register_accounts(urls[0], setup.public_key, args.accounts)
         load0 = os.getloadavg()[0]
         user0, sys0 = nodes_cpu_s(nodes)
+        pg0 = postgres_cpu_s()
         result = http_load(
             urls, target, args.procs, args.threads, args.duration, args.client == "lean"
         )
         user1, sys1 = nodes_cpu_s(nodes)
+        pg1 = postgres_cpu_s()
         logins = max(1, result["logins"])
         result["node_cpu_ms_per_login"] = 1000 * (user1 - user0 + sys1 - sys0) / logins
         result["node_sys_ms_per_login"] = 1000 * (sys1 - sys0) / logins
         result["node_capacity_logins_per_core_s"] = 1000 / result["node_cpu_ms_per_login"]
+        if pg0:  # a local database (SQLite runs inside the node)
+            result["postgres_cpu_ms_per_login"] = 1000 * postgres_cpu_delta_s(pg0, pg1) / logins
+        # every CPU a login costs on this machine: the node, the database, the load generator
+        machine = (
+            result["node_cpu_ms_per_login"]
+            + result.get("postgres_cpu_ms_per_login", 0.0)
+            + result["client_cpu_ms_per_login"]
+        )
+        result["machine_cpu_ms_per_login"] = machine
+        result["machine_bound_logins_per_s"] = 1000 * (os.cpu_count() or 1) / machine
         result["loadavg_1min_before_after"] = [load0, os.getloadavg()[0]]
         return result
     finally:
@@ -335,6 +373,7 @@ def main() -> None:
     ap.add_argument("--pg-nodes", type=int, default=2)
     ap.add_argument("--no-rate-limits", action="store_true", help="switch the shared buckets off")
     ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--skip-postgres-floor", action="store_true", help="no database floor")
     ap.add_argument("--skip-in-process", action="store_true", help="only the HTTP runs")
     ap.add_argument(
         "--client",
@@ -349,6 +388,7 @@ def main() -> None:
         "args": vars(args),
     }
     report["server_crypto"] = server_crypto_cost()
+    report["floors"] = vault_floors.floors(None if args.skip_postgres_floor else args.pg_dsn)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if not args.skip_in_process:
@@ -376,9 +416,11 @@ def main() -> None:
     crypto = statistics.fmean(
         report[k]["server_crypto_ms_per_login"] for k in ("server_crypto", "server_crypto_after")
     )
+    floor = report["floors"]["node_floor_ms_per_login"]
     for name, value in list(report.items()):
         if isinstance(value, dict) and "node_cpu_ms_per_login" in value:
             value["node_cpu_over_crypto_cpu"] = value["node_cpu_ms_per_login"] / crypto
+            value["node_cpu_over_floor"] = value["node_cpu_ms_per_login"] / floor
     print(json.dumps(report, indent=2))
 
 

@@ -3,12 +3,15 @@ limits (the same checks against real node processes are in test_node.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from starlette.testclient import TestClient
 
 from coffer.opaque import client_login_start
 from coffer.vault import wire
 from coffer.vault.app import MAX_BODY, HttpSettings, create_app
+from coffer.vault.asgi_post import MAX_DEPTH, nesting
 from coffer.vault.clientaddr import client_address, parse_networks
 from coffer.vault.protocol import VaultCore
 from coffer.vault.ratelimit import Limit
@@ -147,3 +150,21 @@ def test_health_and_ready(http: TestClient, core: VaultCore, tmp_path) -> None:
     r = http.get("/v1/ready")
     assert r.status_code == 503 and r.json()["error"] == "not_ready"
     assert http.get("/v1/health").status_code == 200
+
+
+@pytest.mark.parametrize("depth", range(13))
+@pytest.mark.parametrize("noise", [b"", b"[[[[[[[[[[", b"{{{{{{{{{{{{"])
+def test_the_bracket_count_shortcut_gives_the_walk_s_verdict(depth: int, noise: bytes) -> None:
+    """``nesting`` answers from the bracket count when it is small enough; the verdict (deeper
+    than MAX_DEPTH or not) must be the byte-by-byte walk's, with brackets inside strings too."""
+    text = json.dumps({"s": noise.decode(), "v": _nested(depth)}).encode()
+    true_depth = 1 + depth  # the outer object, then ``depth`` lists
+    assert (nesting(text) > MAX_DEPTH) == (true_depth > MAX_DEPTH)
+    assert nesting(text) >= true_depth
+
+
+def _nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value

@@ -72,4 +72,5 @@ def xor(a: bytes, b: bytes) -> bytes:
     """Byte-wise XOR of two equal-length strings."""
     if len(a) != len(b):
         raise ValueError("xor of unequal lengths")
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+    # as integers: one C-level XOR instead of a Python loop over every byte
+    return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(len(a), "little")

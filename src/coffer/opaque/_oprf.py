@@ -2,7 +2,8 @@
 
 Rules:
 
-- Only what RFC 9807 uses: ``blind``, ``blind_evaluate``, ``finalize``, ``derive_key_pair``.
+- Only what RFC 9807 uses: ``blind``, ``blind_evaluate``, ``finalize``, ``derive_key_pair``
+  (and its private half alone, ``derive_private_key``).
 - Hash-to-group is RFC 9380 ``hash_to_ristretto255``: 64 bytes of ``expand_message_xmd`` with
   SHA-512, mapped by libsodium's ``crypto_core_ristretto255_from_hash``. ``expand_message_xmd``
   is written out here from RFC 9380 section 5.3.1 with ``hashlib``.
@@ -64,14 +65,21 @@ def hash_to_scalar(msg: bytes, dst: bytes = HASH_TO_SCALAR_DST) -> bytes:
     return _group.reduce_scalar(expand_message_xmd(msg, dst, _group.UNIFORM_LEN))
 
 
-def derive_key_pair(seed: bytes, info: bytes) -> tuple[bytes, bytes]:
-    """RFC 9497 section 3.2.1 DeriveKeyPair: deterministic ``(sk, pk)`` from seed and info."""
+def derive_private_key(seed: bytes, info: bytes) -> bytes:
+    """The ``sk`` of :func:`derive_key_pair` alone: the server's per-account OPRF key is only
+    ever multiplied, so its public half (a base multiplication per login) is not computed."""
     derive_input = seed + i2osp(len(info), 2) + info
     for counter in range(256):
         sk = hash_to_scalar(derive_input + i2osp(counter, 1), DERIVE_KEY_PAIR_DST)
         if any(sk):
-            return sk, _group.scalar_mult_base(sk)
+            return sk
     raise GroupError("DeriveKeyPair failed")  # probability ~2^-64000
+
+
+def derive_key_pair(seed: bytes, info: bytes) -> tuple[bytes, bytes]:
+    """RFC 9497 section 3.2.1 DeriveKeyPair: deterministic ``(sk, pk)`` from seed and info."""
+    sk = derive_private_key(seed, info)
+    return sk, _group.scalar_mult_base(sk)
 
 
 def blind(oprf_input: bytes, rng: Rng) -> tuple[bytes, bytes]:

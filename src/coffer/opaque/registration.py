@@ -57,7 +57,7 @@ def check_setup(setup: object) -> ServerSetup:
 def oprf_key(setup: ServerSetup, credential_identifier: bytes) -> bytes:
     """The per-account OPRF key (RFC 9807 CreateRegistrationResponse)."""
     seed = _kdf.expand(setup.oprf_seed, credential_identifier + b"OprfKey", NOK)
-    key, _ = _oprf.derive_key_pair(seed, OPRF_KEY_INFO)
+    key = _oprf.derive_private_key(seed, OPRF_KEY_INFO)
     _trace.note("oprf_key", key)
     return key
 

@@ -39,7 +39,8 @@ class JsonFormatter(logging.Formatter):
 
 def log_event(level: int = logging.INFO, **fields: Any) -> None:
     """Log one structured event; keys outside :data:`LOG_FIELDS` are dropped."""
-    LOGGER.log(level, {k: v for k, v in fields.items() if k in LOG_FIELDS})
+    if LOGGER.isEnabledFor(level):
+        LOGGER.log(level, {k: v for k, v in fields.items() if k in LOG_FIELDS})
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -14,7 +14,9 @@ Rules:
 - Statements are the fixed texts of :mod:`coffer.vault.store_pgfast`; each is prepared once per
   connection (``%s`` → ``$n``, parameter types from the first call's Python values: ``str`` text,
   ``int`` int8, ``float`` float8, ``bytes`` bytea) and then only bound and executed. Values go
-  as text except ``bytes`` (binary); results come back binary and are decoded by column type.
+  binary (``int``, ``float``, ``bytes``, ``bool``) or as text (``str``, and any value whose type
+  differs from the first call's, ``None`` as NULL); results come back binary and are decoded
+  by column type.
 - Any failure — an error result, a broken connection, a cancelled await mid-statement — raises
   or propagates, and the connection is closed and never reused (:class:`FastPool` opens another).
 """
@@ -25,6 +27,7 @@ import asyncio
 import re
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -42,6 +45,16 @@ _DECODE: dict[int, Callable[[bytes], Any]] = {
     25: lambda v: v.decode(),
     701: lambda v: struct.unpack(">d", v)[0],
 }
+_PACK_INT8 = struct.Struct(">q").pack
+_PACK_FLOAT8 = struct.Struct(">d").pack
+# a parameter of the type it was prepared with: (format, encoder); text for str, binary else
+_ENCODE: dict[type, tuple[int, Callable[[Any], bytes | None]]] = {
+    str: (0, str.encode),
+    int: (1, _PACK_INT8),
+    float: (1, _PACK_FLOAT8),
+    bytes: (1, bytes),
+    bool: (1, lambda v: b"\x01" if v else b"\x00"),
+}
 _PLACEHOLDER = re.compile(r"%s")
 
 
@@ -50,12 +63,50 @@ def _numbered(sql: str) -> bytes:
     return _PLACEHOLDER.sub(lambda _m: f"${next(count)}", sql).encode()
 
 
-def _encode(value: Any) -> bytes | None:
+def _encode_text(value: Any) -> bytes | None:
+    """A parameter as text (the server parses it as the prepared type): ``None`` is NULL."""
     if value is None or isinstance(value, bytes):
         return value
     if isinstance(value, float):
         return repr(value).encode()
     return str(value).encode()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    name: bytes
+    kinds: tuple[type, ...]  # the Python types the parameter types were taken from
+    formats: list[int]
+    encoders: tuple[Callable[[Any], bytes | None], ...]
+
+    def bind(self, params: tuple[Any, ...]) -> tuple[list[bytes | None], list[int]]:
+        """Values and formats: binary (or text for ``str``) when every parameter has its
+        prepared type, which is every call of the fast path's fixed statements; otherwise
+        each differing one as text (``None`` as NULL)."""
+        if tuple(map(type, params)) == self.kinds:
+            try:
+                return [enc(v) for enc, v in zip(self.encoders, params, strict=True)], self.formats
+            except struct.error:
+                pass  # an int outside int8: as text, so the server refuses it (out of range)
+        values: list[bytes | None] = []
+        formats: list[int] = []
+        for kind, enc, v in zip(self.kinds, self.encoders, params, strict=True):
+            try:
+                if type(v) is kind:
+                    values.append(enc(v))
+                    formats.append(_ENCODE[kind][0] if kind in _ENCODE else 0)
+                    continue
+            except struct.error:
+                pass
+            values.append(_encode_text(v))
+            formats.append(1 if isinstance(v, bytes) else 0)
+        return values, formats
+
+
+def _prepared(name: bytes, params: tuple[Any, ...]) -> _Prepared:
+    kinds = tuple(map(type, params))
+    codecs = [_ENCODE.get(k, (0, _encode_text)) for k in kinds]
+    return _Prepared(name, kinds, [f for f, _ in codecs], tuple(e for _, e in codecs))
 
 
 class FastConn:
@@ -68,7 +119,7 @@ class FastConn:
         self._loop = asyncio.get_running_loop()
         self._fd = self._pg.socket
         self._waiter: asyncio.Future[None] | None = None
-        self._prepared: dict[str, bytes] = {}
+        self._prepared: dict[str, _Prepared] = {}
         self.broken = False
         self.backend_pid = self._pg.backend_pid
         self._loop.add_reader(self._fd, self._readable)
@@ -86,16 +137,15 @@ class FastConn:
     async def row(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """Run ``sql`` (prepared on first use) and return its first row, or None."""
         try:
-            name = self._prepared.get(sql)
-            if name is None:
+            prep = self._prepared.get(sql)
+            if prep is None:
                 name = f"coffer_fast_{len(self._prepared)}".encode()
                 types = [_OIDS.get(type(p), 0) for p in params]
                 self._pg.send_prepare(name, _numbered(sql), types)
                 self._check(await self._result())
-                self._prepared[sql] = name
-            values = [_encode(p) for p in params]
-            formats = [1 if isinstance(p, bytes) else 0 for p in params]
-            self._pg.send_query_prepared(name, values, formats, 1)
+                prep = self._prepared[sql] = _prepared(name, params)
+            values, formats = prep.bind(params)
+            self._pg.send_query_prepared(prep.name, values, formats, 1)
             result = self._check(await self._result())
         except psycopg.Error as exc:
             self.close()

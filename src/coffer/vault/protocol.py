@@ -30,6 +30,7 @@ delete: ``recover_start`` → ``account_delete`` (KE3 + MAC).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -233,7 +234,7 @@ class VaultCore:
         if pending is None:
             raise AttemptExpired("unknown, used or expired attempt")
         keys: dict[str, bytes] = {}
-        verify = self._verifier(ke3, keys, lambda _p: None)
+        verify = self._verifier(ke3, keys, None)
         done: Finish[bytes] | None = None
         if pending.expires_at > now and verify(pending):
             ok = yield FinishOk(pending, now, ctx)
@@ -360,20 +361,25 @@ class VaultCore:
             "attempt_id": wire.b64e(attempt_id),
             "ke2": wire.b64e(ke2),
             "attempts_left": row.attempts_left,
-            "ksf": wire.ksf_to_json(wire.ksf_from_json(_json_obj(row.ksf))),
+            "ksf": _stored_ksf(row.ksf),
             "expires_in": self.settings.attempt_ttl,
         }
         return pending, answer
 
     def _verifier(
-        self, ke3: bytes, keys: dict[str, bytes], extra: Callable[[bytes], bool | None]
+        self, ke3: bytes, keys: dict[str, bytes], extra: Callable[[bytes], bool | None] | None
     ) -> Callable[[PendingRow], bool]:
+        """KE3's check on a pending row; ``extra`` (given the auth key) must not say False.
+        Without ``extra`` (a recovery) no auth key is derived."""
+
         def verify(p: PendingRow) -> bool:
             try:
                 blob = _crypto.open_sealed(self._state_key, p.sealed, self._state_ad(p))
                 keys["session"] = server_login_finish(ServerLoginState.from_bytes(blob), ke3)
             except (_crypto.OpenFailed, InvalidLogin, EncodingError, MisuseError):
                 return False
+            if extra is None:
+                return True
             auth_key = _crypto.derive(keys["session"], _crypto.LABEL_AUTH)
             return extra(auth_key) is not False
 
@@ -441,3 +447,14 @@ class VaultCore:
 
 def _json_obj(text: str) -> Any:
     return json.loads(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_ksf(text: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(wire.ksf_to_json(wire.ksf_from_json(_json_obj(text))).items())
+
+
+def _stored_ksf(text: str) -> dict[str, Any]:
+    """An account's stored KSF text, checked and re-encoded as its answer field. Accounts share
+    a handful of KSF texts, so each is parsed once (a fresh dict each time: answers are mutable)."""
+    return dict(_parsed_ksf(text))
