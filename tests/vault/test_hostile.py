@@ -8,13 +8,16 @@ import json
 import pytest
 from starlette.testclient import TestClient
 
-from coffer.opaque import client_login_start
+from coffer.opaque import Config, client_login_finish, client_login_start
 from coffer.vault import wire
 from coffer.vault.app import MAX_BODY, HttpSettings, create_app
 from coffer.vault.asgi_post import MAX_DEPTH, nesting
+from coffer.vault.client import VaultClient
 from coffer.vault.clientaddr import client_address, parse_networks
 from coffer.vault.protocol import VaultCore
 from coffer.vault.ratelimit import Limit
+
+from .vault_helpers import FAST_KSF
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
 
@@ -168,3 +171,35 @@ def _nested(depth: int) -> object:
     for _ in range(depth):
         value = [value]
     return value
+
+
+def test_a_live_attempt_s_finish_takes_no_address_token(
+    client: VaultClient, core: VaultCore
+) -> None:
+    """recover/start takes the address token; recover/finish of the attempt it opened takes none
+    (an attempt finishes once, so uncharged finishes never outnumber charged starts); a finish
+    of an unknown or used attempt ID is charged — a flood of junk IDs is still limited."""
+    secret = b"v" * 32
+    client.register("alice", b"pw", secret, ksf=FAST_KSF)
+    core.apply(core.settings.replace(rate_per_address=0.001, burst_per_address=4))
+    http = TestClient(create_app(core, HttpSettings()), client=("192.0.2.9", 1))
+    cfg = Config(context=core.config.context, ksf=FAST_KSF)
+    finished: list[str] = []
+    for _ in range(4):  # 4 tokens: 4 starts, and 4 finishes beside them
+        state, ke1 = client_login_start(b"pw")
+        start = http.post("/v1/recover/start", json={"account": "alice", "ke1": wire.b64e(ke1)})
+        assert start.status_code == 200, start.text
+        ke3, _, _ = client_login_finish(state, wire.b64d(start.json()["ke2"]), cfg)
+        body = {"attempt_id": start.json()["attempt_id"], "ke3": wire.b64e(ke3)}
+        done = http.post("/v1/recover/finish", json=body)
+        assert done.status_code == 200, done.text
+        finished.append(body["attempt_id"])
+    again = http.post("/v1/recover/finish", json={"attempt_id": finished[0], "ke3": body["ke3"]})
+    assert again.status_code == 429  # a used ID is charged, and the bucket is empty
+    state, ke1 = client_login_start(b"pw")
+    r = http.post("/v1/recover/start", json={"account": "alice", "ke1": wire.b64e(ke1)})
+    assert r.status_code == 429
+    other = TestClient(create_app(core, HttpSettings()), client=("192.0.2.10", 1))
+    junk = {"attempt_id": wire.b64e(bytes(16)), "ke3": body["ke3"]}
+    codes = [other.post("/v1/recover/finish", json=junk).status_code for _ in range(6)]
+    assert codes == [410] * 4 + [429] * 2

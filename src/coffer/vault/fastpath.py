@@ -15,7 +15,8 @@ Rules:
   store's transactional methods (``take_attempt``, ``finish_login``) through :class:`Blocking`:
   the rare paths keep exactly their old semantics (ghost rows, lockout, failure rows).
 - Rate-limit tokens (:class:`Charge`) are taken in the first round trip; a refusal stops the
-  flow before any crypto. The buckets are the shared GCRA buckets of
+  flow before any crypto. ``recover/finish`` takes none for a live attempt (its start did) and
+  charges only a finish whose attempt is unknown, used or gone (:class:`TakeCharges`). The buckets are the shared GCRA buckets of
   :mod:`coffer.vault.store_admin`.
 
 Theory: a flow is a generator (sans I/O, in :mod:`coffer.vault.protocol`) that yields these

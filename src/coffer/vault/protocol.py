@@ -228,10 +228,12 @@ class VaultCore:
         except BadRequest:
             yield from self._charge(charges, now)
             raise
-        wait, pending = yield ReadPending(attempt_id, charges, now)
-        if wait:
-            raise RateLimited("too many requests; slow down", retry_after=wait)
+        # A finish for a live attempt takes no token: its start took them, and an attempt
+        # finishes at most once, so uncharged finishes never outnumber charged starts. Any
+        # other finish (an unknown, used or junk attempt ID) is charged before it is answered.
+        _wait, pending = yield ReadPending(attempt_id, (), now)
         if pending is None:
+            yield from self._charge(charges, now)
             raise AttemptExpired("unknown, used or expired attempt")
         keys: dict[str, bytes] = {}
         verify = self._verifier(ke3, keys, None)
@@ -247,6 +249,8 @@ class VaultCore:
                 lambda: self.store.finish_login(attempt_id, now, ctx, verify, Action.RECOVER)
             )
         assert done is not None
+        if done.outcome is Outcome.EXPIRED and not done.account:
+            yield from self._charge(charges, now)  # another finish consumed it meanwhile
         self._check_finish(done)
         assert done.value is not None
         release_key = _crypto.derive(keys["session"], _crypto.LABEL_RELEASE)
