@@ -16,8 +16,8 @@ Rules:
   the rare paths keep exactly their old semantics (ghost rows, lockout, failure rows).
 - Rate-limit tokens (:class:`Charge`) are taken in the first round trip; a refusal stops the
   flow before any crypto. ``recover/finish`` takes none for a live attempt (its start did) and
-  charges only a finish whose attempt is unknown, used or gone (:class:`TakeCharges`). The buckets are the shared GCRA buckets of
-  :mod:`coffer.vault.store_admin`.
+  charges only a finish whose attempt is unknown, used or gone (:class:`TakeCharges`). The
+  buckets are the shared GCRA buckets of :mod:`coffer.vault.store_admin`.
 
 Theory: a flow is a generator (sans I/O, in :mod:`coffer.vault.protocol`) that yields these
 request objects and receives their answers. :func:`drive_sync` answers them with the store's
