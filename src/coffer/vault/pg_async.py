@@ -90,14 +90,14 @@ class _Prepared:
                 pass  # an int outside int8: as text, so the server refuses it (out of range)
         values: list[bytes | None] = []
         formats: list[int] = []
-        for kind, enc, v in zip(self.kinds, self.encoders, params, strict=True):
-            try:
-                if type(v) is kind:
+        for kind, enc, fmt, v in zip(self.kinds, self.encoders, self.formats, params, strict=True):
+            if type(v) is kind:
+                try:
                     values.append(enc(v))
-                    formats.append(_ENCODE[kind][0] if kind in _ENCODE else 0)
+                    formats.append(fmt)
                     continue
-            except struct.error:
-                pass
+                except struct.error:
+                    pass
             values.append(_encode_text(v))
             formats.append(1 if isinstance(v, bytes) else 0)
         return values, formats
