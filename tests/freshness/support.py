@@ -29,6 +29,32 @@ def device(tmp_path: Path, name: str) -> Device:
     return Device(name, home)
 
 
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+
+
+def golden_v1(dest: Path) -> dict[str, str]:
+    """A copy of the golden v1 repository at ``dest``; returns its metadata (recovery key,
+    snapshot ID)."""
+    shutil.copytree(VECTORS / "golden-repo-v1", dest)
+    return dict(json.loads((VECTORS / "golden-repo-v1.json").read_text()))
+
+
+def init_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, Path]:
+    """A new repository at ``tmp_path/repo`` opened with its recovery key, on one device (its
+    own state and config folders); returns (repository, an empty source folder)."""
+    repo, key = tmp_path / "repo", tmp_path / "key.txt"
+    monkeypatch.setenv("COFFER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("COFFER_REPO", str(repo))
+    assert run_cli(capsys, "init", "--save-recovery-key", str(key)).code == 0
+    monkeypatch.setenv("COFFER_RECOVERY_KEY", key.read_text().strip())
+    src = tmp_path / "chats"
+    src.mkdir()
+    return repo, src
+
+
 def snapshot_copy(repo: Path, dest: Path) -> Path:
     """What the provider keeps aside: a full copy of the repository as it is now."""
     shutil.copytree(repo, dest)

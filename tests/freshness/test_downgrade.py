@@ -6,22 +6,19 @@ repository as format v2, storage showing the v1 config again is a rollback: exit
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
 from engine.cli_support import run_cli
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+from .support import golden_v1
 
 
 def test_a_v1_config_put_back_after_migrate_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    meta = json.loads((VECTORS / "golden-repo-v1.json").read_text())
     repo = tmp_path / "repo"
-    shutil.copytree(VECTORS / "golden-repo-v1", repo)
+    meta = golden_v1(repo)
     monkeypatch.setenv("COFFER_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("COFFER_REPO", str(repo))

@@ -12,20 +12,13 @@ from pathlib import Path
 import pytest
 from engine.cli_support import run_cli
 
-from .support import backup, snapshot_ids
+from .support import backup, init_repo, snapshot_ids
 
 
 def test_a_forgotten_snapshot_put_back_is_ignored_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo, key = tmp_path / "repo", tmp_path / "key.txt"
-    monkeypatch.setenv("COFFER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("COFFER_REPO", str(repo))
-    assert run_cli(capsys, "init", "--save-recovery-key", str(key)).code == 0
-    monkeypatch.setenv("COFFER_RECOVERY_KEY", key.read_text().strip())
-    src = tmp_path / "chats"
-    src.mkdir()
+    repo, src = init_repo(tmp_path, monkeypatch, capsys)
     (src / "chat.txt").write_text("good state")
     good = backup(capsys, str(src))
     (src / "chat.txt").write_text("BAD state the owner forgot")
@@ -47,14 +40,7 @@ def test_a_forgotten_snapshot_put_back_is_ignored_with_a_warning(
 def _setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[Path, list[str]]:
-    repo, key = tmp_path / "repo", tmp_path / "key.txt"
-    monkeypatch.setenv("COFFER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("COFFER_REPO", str(repo))
-    assert run_cli(capsys, "init", "--save-recovery-key", str(key)).code == 0
-    monkeypatch.setenv("COFFER_RECOVERY_KEY", key.read_text().strip())
-    src = tmp_path / "chats"
-    src.mkdir()
+    repo, src = init_repo(tmp_path, monkeypatch, capsys)
     ids = []
     for day in ("day one", "day two"):
         (src / "chat.txt").write_text(day)

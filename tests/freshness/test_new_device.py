@@ -5,7 +5,6 @@ a witness that is down never blocks a backup or a restore: it is reported."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +15,8 @@ from password.support import PASSWORD, InProcessVault
 
 from coffer.unlock import vault_route
 
-from .support import backup, put_back, refused, snapshot_copy, snapshot_ids
+from .support import backup, golden_v1, put_back, refused, snapshot_copy, snapshot_ids
 
-VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 ACCOUNT = "alice@example.net"
 
 
@@ -291,9 +289,8 @@ def test_witness_down_during_restore_on_a_new_device_restores_and_says_so(
 def test_golden_v1_repository_is_freshness_unknown_and_restores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    meta = json.loads((VECTORS / "golden-repo-v1.json").read_text())
     repo = tmp_path / "golden"
-    shutil.copytree(VECTORS / "golden-repo-v1", repo)
+    meta = golden_v1(repo)
     monkeypatch.setenv("COFFER_RECOVERY_KEY", meta["recovery_key"])
     r = run_cli(capsys, "restore", "--repo", str(repo), meta["snapshot"][:8],
                 "--target", str(tmp_path / "out"))  # fmt: skip
