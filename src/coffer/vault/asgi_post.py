@@ -11,6 +11,10 @@ Rules (in order, for a path in the table): another method than POST is a JSON 40
 must say ``Content-Type: application/json`` (415); a declared or actual body over ``MAX_BODY``
 is 413; JSON nested deeper than ``MAX_DEPTH`` or not an object is 400; then the endpoint runs.
 A client that disconnects before its body is complete gets no answer.
+
+A plain JSON POST to one of these routes usually does not come through ASGI at all: the node's
+HTTP protocol (:mod:`coffer.vault.leanpost`) calls :meth:`PostFront.answer` itself, so both
+ways give the same answer.
 """
 
 from __future__ import annotations
@@ -54,21 +58,17 @@ class PostFront:
             return
         start = time.perf_counter()
         headers = dict(scope["headers"])
-        client = self.api.client_of(
-            scope["client"][0] if scope.get("client") else "", headers.get(b"x-forwarded-for")
-        )
-        extra: list[tuple[bytes, bytes]] = []
+        peer = scope["client"][0] if scope.get("client") else ""
+        client = self.api.client_of(peer, headers.get(b"x-forwarded-for"))
+        method, path = scope["method"], scope["path"]
+
+        async def body() -> dict[str, Any]:
+            return await _read_json(headers, receive)
+
         try:
-            if scope["method"] != "POST":
-                status, body = 405, _NOT_ALLOWED
-            else:
-                status, body = 200, await endpoint(await _read_json(headers, receive), client)
+            status, payload, extra = await self.answer(endpoint, method, client, body)
         except _Disconnected:
             return
-        except Exception as exc:
-            status, body, extra = self.api.error_parts(exc)
-        data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        payload = data.encode()
         await send(
             {
                 "type": "http.response.start",
@@ -77,21 +77,64 @@ class PostFront:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        self.record(method, path, status, start, client, extra)
+
+    async def answer(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        client: str,
+        body: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """(status, JSON payload, extra headers) of one request to ``endpoint``; ``body``
+        reads and checks the request body. Raises ``_Disconnected`` (nothing to answer)."""
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            if method != "POST":
+                status, answer = 405, _NOT_ALLOWED
+            else:
+                status, answer = 200, await endpoint(await body(), client)
+        except _Disconnected:
+            raise
+        except Exception as exc:
+            status, answer, extra = self.api.error_parts(exc)
+        data = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return status, data.encode(), extra
+
+    def record(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        start: float,
+        client: str,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Metrics and the log line of an answered request (after its answer left)."""
         error = next((v.decode() for k, v in extra if k == b"x-coffer-error"), None)
-        self.api.record(scope["method"], scope["path"], status, start, client, error)
+        self.api.record(method, path, status, start, client, error)
 
 
 _NOT_ALLOWED = {"error": "method_not_allowed", "message": "method not allowed"}
 
 
 async def _read_json(headers: dict[bytes, bytes], receive: Receive) -> dict[str, Any]:
+    check_headers(headers)
+    return parse_body(await _body(receive, MAX_BODY))
+
+
+def check_headers(headers: dict[bytes, bytes]) -> None:
+    """A POST's media type (415) and declared length (413), before its body is read."""
     media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
     if media != b"application/json":
         raise UnsupportedMediaType("request bodies must be sent as Content-Type: application/json")
     declared = headers.get(b"content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
-    raw = await _body(receive, MAX_BODY)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A complete request body as the JSON object it must be (400 otherwise)."""
     if nesting(raw) > MAX_DEPTH:
         raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
     try:

@@ -173,10 +173,10 @@ def _fd_budget(reserve: int) -> int:
     return max(16, soft - reserve)
 
 
-def protocol_class(limits: GuardLimits) -> type[Any]:
-    """A protocol class bound to a fresh guard (pass it as uvicorn's ``http=``)."""
+def protocol_class(limits: GuardLimits, base: type[GuardedProtocol] = GuardedProtocol) -> type[Any]:
+    """A subclass of ``base`` bound to a fresh guard (pass it as uvicorn's ``http=``)."""
     guard = ConnectionGuard(limits)
-    return type("VaultHttpProtocol", (GuardedProtocol,), {"guard": guard})
+    return type("VaultHttpProtocol", (base,), {"guard": guard})
 
 
 class OneWritePerResponse:
@@ -201,6 +201,11 @@ class OneWritePerResponse:
             self._head = data
             self._loop.call_soon(self._flush)
             return
+        self._transport.write(data)
+
+    def write_whole(self, data: bytes) -> None:
+        """Write a complete response (head and body) at once."""
+        self._flush()
         self._transport.write(data)
 
     def _flush(self) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import uvicorn
 
 from coffer.vault.errors import VaultConfigError
+from coffer.vault.leanpost import LeanPostProtocol
 from coffer.vault.netguard import GuardLimits, protocol_class
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -105,7 +106,7 @@ def bind(opts: NodeOptions) -> socket.socket:
 def uvicorn_config(app: object, opts: NodeOptions) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
-        http=protocol_class(opts.guard),
+        http=protocol_class(opts.guard, LeanPostProtocol),
         lifespan="on",
         log_level="warning",
         access_log=False,
