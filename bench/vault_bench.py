@@ -202,7 +202,7 @@ def _httpx_worker(
     out.put((lat, errors[0], time.process_time() - cpu0))
 
 
-def register_accounts(url: str, key: bytes, n: int) -> Target:
+def register_accounts(url: str, key: bytes, n: int, client_state: bool = True) -> Target:
     """Register ``n`` accounts (before the measured window) and return what logins need."""
     client = VaultClient(url, pinned_key=key)
     secrets = {f"bench{i}": os.urandom(32) for i in range(n)}
@@ -210,7 +210,7 @@ def register_accounts(url: str, key: bytes, n: int) -> Target:
         client.register(account, PW, secret, ksf=KSF)
     context = client.info().context
     client.close()
-    return Target(key, context, KSF, PW, secrets)
+    return Target(key, context, KSF, PW, secrets, client_state)
 
 
 def http_load(
@@ -307,7 +307,7 @@ def run_nodes(store: SqlStore, db: str, schema: str, n: int, tmp: Path, args: An
         for node in nodes:
             node.wait_ready()
         urls = [x.url for x in nodes]
-        target = register_accounts(urls[0], setup.public_key, args.accounts)
+        target = register_accounts(urls[0], setup.public_key, args.accounts, not args.stored_state)
         load0 = os.getloadavg()[0]
         user0, sys0 = nodes_cpu_s(nodes)
         pg0 = postgres_cpu_s()
@@ -372,6 +372,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="--workers of each node")
     ap.add_argument("--pg-nodes", type=int, default=2)
     ap.add_argument("--no-rate-limits", action="store_true", help="switch the shared buckets off")
+    ap.add_argument(
+        "--stored-state",
+        action="store_true",
+        help="logins without client_state: the vault stores the login state (4 statements)",
+    )
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-postgres-floor", action="store_true", help="no database floor")
     ap.add_argument("--skip-in-process", action="store_true", help="only the HTTP runs")

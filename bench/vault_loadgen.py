@@ -89,20 +89,25 @@ class Target:
     ksf: Argon2idKSF
     password: bytes
     secrets: dict[str, bytes]
+    client_state: bool = True  # hold the sealed login state (as VaultClient does) or not
 
 
 def login(http: LeanHttp, target: Target, account: str) -> None:
     """One complete login (KE1→KE2→KE3, V released and opened); raises on any failure."""
     state, ke1 = client_login_start(target.password)
-    status, start = http.post("/v1/recover/start", {"account": account, "ke1": wire.b64e(ke1)})
+    ask: dict[str, Any] = {"account": account, "ke1": wire.b64e(ke1)}
+    if target.client_state:
+        ask["client_state"] = True
+    status, start = http.post("/v1/recover/start", ask)
     if status != 200:
         raise RuntimeError(f"recover/start: HTTP {status} {start.get('error')}")
     cfg = Config(context=target.context, ksf=target.ksf, pinned_server_public_key=target.public_key)
     ke3, session, export = client_login_finish(state, wire.b64d(start["ke2"]), cfg)
     attempt_id = start["attempt_id"]
-    status, done = http.post(
-        "/v1/recover/finish", {"attempt_id": attempt_id, "ke3": wire.b64e(ke3)}
-    )
+    end = {"attempt_id": attempt_id, "ke3": wire.b64e(ke3)}
+    if "login_state" in start:
+        end["login_state"] = start["login_state"]
+    status, done = http.post("/v1/recover/finish", end)
     if status != 200:
         raise RuntimeError(f"recover/finish: HTTP {status} {done.get('error')}")
     release = _crypto.derive(session, _crypto.LABEL_RELEASE)

@@ -5,6 +5,7 @@ answering exactly like the blocking one, and no lockout landing under a concurre
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from typing import Any
@@ -17,6 +18,7 @@ from coffer.vault.fastpath import (
     ReadAttempt,
     ReadPending,
     SpendAttempt,
+    SpendFresh,
     StoreRequest,
     TakeCharges,
 )
@@ -240,3 +242,95 @@ def test_async_connections_survive_errors_and_a_killed_backend(store: SqlStore) 
 
     asyncio.run(run())
     assert store.raw_account("alice")["attempts_left"] == 9  # type: ignore[index]
+
+
+def _fresh(store: SqlStore, charges: tuple[Charge, ...] = (), account: str = "alice") -> Any:
+    attempt_id = os.urandom(16)
+    return store.fast(SpendFresh(account, attempt_id, charges, 2.0, 62.0, CTX)), attempt_id
+
+
+def test_a_fresh_spend_reads_spends_and_stores_in_one_request(store: SqlStore) -> None:
+    """SpendFresh: the row it answers is the one after the spend; the pending row holds no
+    sealed state and finishes like any other."""
+    _register(store)
+    (wait, row), attempt_id = _fresh(store)
+    assert wait == 0 and row is not None
+    assert (row.record, row.attempts_left) == (b"r" * 192, 9)
+    assert store.raw_account("alice")["attempts_left"] == 9  # type: ignore[index]
+    _, pending = store.fast(ReadPending(attempt_id, (), 3.0))
+    assert pending == PendingRow(attempt_id, "alice", "login", row.generation, b"", 62.0)
+    assert [e["event"] for e in store.audit_events("alice")] == ["register", "attempt"]
+    assert store.fast(FinishOk(pending, 3.0, CTX)) == (b"s" * 48, 10)
+
+
+def test_a_fresh_spend_of_nothing_changes_nothing(store: SqlStore) -> None:
+    store.max_attempts = 1
+    _register(store)
+    assert _fresh(store, account="nobody")[0] == (0, None)
+    (_, row), attempt_id = _fresh(store)
+    assert row is not None and row.attempts_left == 0
+    assert _fresh(store)[0] == (0, None)  # at zero
+    store.abort_login(attempt_id, 3.0, CTX)
+    assert store.raw_account("alice")["state"] == "locked"  # type: ignore[index]
+    assert _fresh(store)[0] == (0, None)  # locked
+    assert [e["event"] for e in store.audit_events("alice")] == [
+        "register",
+        "attempt",
+        "lockout",
+        "failure",
+    ]
+    assert store.raw_account("nobody") is None
+
+
+def test_a_refused_fresh_spend_spends_nothing(store: SqlStore) -> None:
+    _register(store)
+    addr, acct = Charge("addr:f", 0.01, 1), Charge("acct:alice", 0.01, 5)
+    assert _fresh(store, (addr, acct))[0][1] is not None
+    (wait, row), attempt_id = _fresh(store, (addr, acct))
+    assert wait >= 1 and row is None
+    assert store.raw_account("alice")["attempts_left"] == 9  # type: ignore[index]
+    assert store.fast(ReadPending(attempt_id, (), 3.0)) == (0, None)
+    for _ in range(4):  # the account bucket paid for the allowed spend only
+        assert store.fast(TakeCharges((acct,), 2.0)) == 0
+    assert store.fast(TakeCharges((acct,), 2.0)) >= 1
+
+
+def test_two_fresh_spends_of_the_last_attempt_one_wins(store: SqlStore) -> None:
+    store.max_attempts = 1
+    _register(store)
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def go() -> None:
+        barrier.wait()
+        results.append(_fresh(store)[0][1])
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r is None for r in results) == [False, True]
+    assert store.raw_account("alice")["attempts_left"] == 0  # type: ignore[index]
+
+
+def test_the_async_fresh_spend_answers_like_the_blocking_one(store: SqlStore) -> None:
+    if not isinstance(store, PostgresStore):
+        pytest.skip("only PostgreSQL has an async side (SQLite nodes run the blocking one)")
+    _register(store)
+    limit = Charge("addr:g", 0.01, 1)
+    ids = [os.urandom(16) for _ in range(3)]
+    answers = _both_ways(
+        store,
+        [
+            SpendFresh("alice", ids[0], (limit,), 2.0, 62.0, CTX),
+            SpendFresh("alice", ids[1], (limit,), 2.0, 62.0, CTX),
+            SpendFresh("nobody", ids[2], (), 2.0, 62.0, CTX),
+        ],
+    )
+    blocking = _fresh(store)[0]
+    assert answers[0][0] == 0 and answers[0][1].attempts_left == 9
+    assert answers[0][1] == dataclasses.replace(blocking[1], attempts_left=9)
+    assert answers[1][0] >= 1 and answers[1][1] is None
+    assert answers[2] == (0, None)
+    assert store.raw_account("alice")["attempts_left"] == 8  # type: ignore[index]

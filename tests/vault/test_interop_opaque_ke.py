@@ -121,12 +121,15 @@ class Api:
         return r.json() | {"_status": r.status_code}
 
 
-def _login(api: Api, password: str) -> tuple[dict, object | None]:
-    """KE1 → KE2, then opaque-ke's finish: (KE2 answer, login result or None)."""
+def _login(api: Api, password: str, held: bool = False) -> tuple[dict, object | None]:
+    """KE1 → KE2, then opaque-ke's finish: (KE2 answer, login result or None). ``held``: ask
+    for the login state (``client_state``), which the login's end then sends back."""
     client = snake.OpaqueClient()
     ke1, state = client.start_login(password)
-    start = api.post("/v1/recover/start", account=ACCOUNT, ke1=ke1.to_bytes())
+    extra = {"client_state": True} if held else {}
+    start = api.post("/v1/recover/start", account=ACCOUNT, ke1=ke1.to_bytes(), **extra)
     assert start["_status"] == 200, start
+    assert ("login_state" in start) == held
     assert start["ksf"] == OPAQUE_KE_KSF and len(b64d(start["ke2"])) == 320
     try:
         result = client.finish_login(
@@ -191,8 +194,9 @@ def test_stock_opaque_ke_client_uses_the_whole_api(vault: str) -> None:
     assert aborted == {"attempts_left": 9, "locked": False, "_status": 200}
     assert api.get("/v1/attempts", account=ACCOUNT)["attempts_left"] == 9
 
+    # from here on the client holds the login state (client_state / login_state)
     # change the password: login with the old one, then a new registration under a grant
-    ke2, login = _login(api, PASSWORD)
+    ke2, login = _login(api, PASSWORD, held=True)
     assert login is not None
     attempt_id, session = b64d(ke2["attempt_id"]), login.session_keys.session_key
     new_client = snake.OpaqueClient()
@@ -204,6 +208,7 @@ def test_stock_opaque_ke_client_uses_the_whole_api(vault: str) -> None:
         ke3=login.finalization.to_bytes(),
         registration_request=reg_request,
         auth=auth(session, b"change", attempt_id, reg_request),
+        login_state=ke2["login_state"],
     )
     assert grant["_status"] == 200, grant
     old_export = login.session_keys.export_key
@@ -222,15 +227,19 @@ def test_stock_opaque_ke_client_uses_the_whole_api(vault: str) -> None:
         auth=auth(session, b"commit", grant_id, record, sealed, canonical_ksf(OPAQUE_KE_KSF)),
     )
     assert committed == {"account": ACCOUNT, "attempts_left": 10, "_status": 200}
-    ke2, login = _login(api, PASSWORD)
+    ke2, login = _login(api, PASSWORD, held=True)
     assert login is None  # the old password is gone
     api.post("/v1/recover/abort", attempt_id=b64d(ke2["attempt_id"]))
-    ke2, login = _login(api, NEW_PASSWORD)
+    ke2, login = _login(api, NEW_PASSWORD, held=True)
     assert login is not None
     attempt_id = b64d(ke2["attempt_id"])
+    ke3 = login.finalization.to_bytes()
+    lost = api.post("/v1/recover/finish", attempt_id=attempt_id, ke3=ke3)
+    assert lost["_status"] == 400 and "login_state" in lost["message"]  # and nothing consumed
     released = api.post(
-        "/v1/recover/finish", attempt_id=attempt_id, ke3=login.finalization.to_bytes()
+        "/v1/recover/finish", attempt_id=attempt_id, ke3=ke3, login_state=ke2["login_state"]
     )
+    assert released["_status"] == 200 and released["attempts_left"] == 10
     keys = login.session_keys
     assert (
         open_released(
@@ -240,7 +249,7 @@ def test_stock_opaque_ke_client_uses_the_whole_api(vault: str) -> None:
     )
 
     # delete the account
-    ke2, login = _login(api, NEW_PASSWORD)
+    ke2, login = _login(api, NEW_PASSWORD, held=True)
     assert login is not None
     attempt_id = b64d(ke2["attempt_id"])
     deleted = api.post(
@@ -248,6 +257,7 @@ def test_stock_opaque_ke_client_uses_the_whole_api(vault: str) -> None:
         attempt_id=attempt_id,
         ke3=login.finalization.to_bytes(),
         auth=auth(login.session_keys.session_key, b"delete", attempt_id),
+        login_state=ke2["login_state"],
     )
     assert deleted == {"deleted": True, "_status": 200}
     assert api.get("/v1/attempts", account=ACCOUNT) == {

@@ -132,3 +132,26 @@ def test_the_client_uses_these_recipes() -> None:
     sealed = VaultClient._escrow(IN["export_key"], IN["account"], IN["V"])
     k_escrow = bytes.fromhex(VAULT["escrow_key"])
     assert _crypto.open_sealed(k_escrow, sealed, bytes.fromhex(VAULT["escrow_ad"])) == IN["V"]
+
+
+def test_held_login_state_layout() -> None:
+    """The vector's ``login_state`` opens with the vault's own code, and one the vault seals
+    has the same layout (only the nonce differs)."""
+    from types import SimpleNamespace
+
+    from coffer.vault.protocol import VaultCore
+    from coffer.vault.store import PendingRow
+
+    h = VECTORS["held_login_state"]
+    hin = h["inputs"]
+    key = _crypto.derive(bytes.fromhex(hin["server_setup"]), _crypto.LABEL_HELD_STATE)
+    assert key.hex() == h["held_state_key"]
+    core = SimpleNamespace(_held_key=key)
+    attempt_id, state = bytes.fromhex(hin["attempt_id"]), bytes.fromhex(hin["server_login_state"])
+    body = {"login_state": h["login_state_b64url"]}
+    opened = VaultCore._held(core, body, attempt_id)  # type: ignore[arg-type]
+    pending = PendingRow(attempt_id, hin["account"], "login", hin["generation"], b"", 0.0)
+    assert opened == (state, pending)
+    mine = wire.b64d(VaultCore._hold(core, state, pending))  # type: ignore[arg-type]
+    assert mine[:1] == b"\x01"
+    assert _crypto.open_sealed(key, mine[1:], attempt_id).hex() == h["plaintext"]

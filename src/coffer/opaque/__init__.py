@@ -50,6 +50,7 @@ from coffer.opaque.ksf import (
     IdentityKSF,
 )
 from coffer.opaque.login import (
+    check_ke1,
     client_login_finish,
     client_login_start,
     server_login_finish,
@@ -95,6 +96,7 @@ __all__ = [
     "OpaqueError",
     "ServerLoginState",
     "ServerSetup",
+    "check_ke1",
     "client_login_finish",
     "client_login_start",
     "client_registration_finish",

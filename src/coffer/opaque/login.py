@@ -84,6 +84,14 @@ def _credential_response(
     return evaluated + masking_nonce + masked
 
 
+def check_ke1(ke1: bytes) -> None:
+    """Raise what ``server_login_start`` would raise for this KE1 (its length, its two
+    elements), without answering it: a server can refuse a bad KE1 before it spends anything."""
+    request = KE1.parse(ke1)
+    decode_element(request.blinded_message, "KE1 blinded element")
+    decode_element(request.client_keyshare, "KE1 key share")
+
+
 def server_login_start(
     setup: ServerSetup,
     record: bytes | None,

@@ -28,6 +28,7 @@ TAG_LEN = 16
 OVERHEAD = NONCE_LEN + TAG_LEN
 
 LABEL_STATE = b"coffer-vault/v1/login-state"
+LABEL_HELD_STATE = b"coffer-vault/v1/held-login-state"
 LABEL_ESCROW = b"coffer-vault/v1/escrow"
 LABEL_RELEASE = b"coffer-vault/v1/release"
 LABEL_AUTH = b"coffer-vault/v1/auth"

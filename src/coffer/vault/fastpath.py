@@ -9,6 +9,11 @@ Rules:
   reads the pending attempt while taking its tokens (:class:`ReadPending`), verifies KE3, then
   consumes the attempt, restores the allowance and writes the ``success`` row in one atomic
   statement (:class:`FinishOk`).
+- A client that holds its own login state (``client_state``, :mod:`coffer.vault.protocol`)
+  makes a login two round trips in all: ``recover/start`` takes its tokens, spends the attempt
+  and stores the pending row in one atomic statement (:class:`SpendFresh`), commits, and only
+  then builds KE2 from the row that statement returned; ``recover/finish`` verifies KE3 against
+  the state the client sent back before it touches the store, then runs :class:`FinishOk`.
 - The spend is conditional on the row read (same ``generation``, an attempt left, not locked),
   and the finish on the pending row still being there and unexpired. When a condition fails,
   or the row is missing, locked or at zero, or KE3 does not verify, the flow falls back to the
@@ -80,6 +85,22 @@ class SpendAttempt:
 
 
 @dataclass(frozen=True)
+class SpendFresh:
+    """Take ``charges`` in order (stop at the first refusal), then atomically: one attempt less
+    on ``account``'s row if it has one and is not locked, the pending row ``attempt_id`` (its
+    login state held by the client, so nothing sealed is stored) and the ``attempt`` audit row.
+    Answer: (seconds to wait, 0 if allowed; the row with its attempts left after the spend, or
+    None when nothing was spent)."""
+
+    account: str
+    attempt_id: bytes
+    charges: tuple[Charge, ...]
+    now: float
+    expires_at: float
+    ctx: AuditContext
+
+
+@dataclass(frozen=True)
 class ReadPending:
     """Take ``charges``, then read the pending login ``attempt_id`` (not consumed).
     Answer: (seconds to wait, 0 if allowed; the row or None)."""
@@ -107,7 +128,7 @@ class Blocking:
     call: Callable[[], Any]
 
 
-StoreRequest = TakeCharges | ReadAttempt | SpendAttempt | ReadPending | FinishOk
+StoreRequest = TakeCharges | ReadAttempt | SpendAttempt | SpendFresh | ReadPending | FinishOk
 Request = StoreRequest | Blocking
 Flow = Generator[Request, Any, T]
 

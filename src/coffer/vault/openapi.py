@@ -69,6 +69,19 @@ def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, 
     }
 
 
+CLIENT_STATE = {
+    "type": "boolean",
+    "description": "true: the vault hands the sealed login state to the client (login_state) "
+    "instead of storing it; the login's end must send it back",
+}
+LOGIN_STATE = _b64(
+    None,
+    1,
+    wire.MAX_HELD_STATE,
+    "the vault's sealed login state (only with client_state): send it back unchanged",
+)
+
+
 ERROR_SCHEMA = _obj(
     {
         "error": {"type": "string"},
@@ -156,6 +169,7 @@ PATHS: dict[str, Any] = {
                         "default_ksf": KSF,
                         "accepted_ksf": {"type": "array", "items": KSF},
                         "witness": {"type": "boolean"},
+                        "client_state": {"type": "boolean"},
                     }
                 ),
                 ["429", "503"],
@@ -223,7 +237,10 @@ PATHS: dict[str, Any] = {
     ),
     "/v1/recover/start": _post(
         "KE1 → KE2; spends one attempt, committed before the answer is sent",
-        _obj({"account": ACCOUNT, "ke1": _b64(KE1_LEN)}),
+        _obj(
+            {"account": ACCOUNT, "ke1": _b64(KE1_LEN), "client_state": CLIENT_STATE},
+            ["account", "ke1"],
+        ),
         _obj(
             {
                 "attempt_id": ID,
@@ -231,13 +248,18 @@ PATHS: dict[str, Any] = {
                 "attempts_left": {"type": "integer"},
                 "ksf": KSF,
                 "expires_in": {"type": "number"},
-            }
+                "login_state": LOGIN_STATE,
+            },
+            ["attempt_id", "ke2", "attempts_left", "ksf", "expires_in"],
         ),
         ["423"],
     ),
     "/v1/recover/finish": _post(
         "KE3 → the escrowed secret, sealed again under the session key; restores the allowance",
-        _obj({"attempt_id": ID, "ke3": _b64(KE3_LEN)}),
+        _obj(
+            {"attempt_id": ID, "ke3": _b64(KE3_LEN), "login_state": LOGIN_STATE},
+            ["attempt_id", "ke3"],
+        ),
         _obj({"sealed_secret": _b64(None, 56, 600), "attempts_left": {"type": "integer"}}),
         LOGIN_END,
     ),
@@ -255,7 +277,9 @@ PATHS: dict[str, Any] = {
                 "ke3": _b64(KE3_LEN),
                 "registration_request": _b64(32),
                 "auth": _b64(32),
-            }
+                "login_state": LOGIN_STATE,
+            },
+            ["attempt_id", "ke3", "registration_request", "auth"],
         ),
         _obj(
             {
@@ -285,7 +309,10 @@ PATHS: dict[str, Any] = {
     ),
     "/v1/account/delete": _post(
         "KE3 + MAC → delete the account's record and secret",
-        _obj({"attempt_id": ID, "ke3": _b64(KE3_LEN), "auth": _b64(32)}),
+        _obj(
+            {"attempt_id": ID, "ke3": _b64(KE3_LEN), "auth": _b64(32), "login_state": LOGIN_STATE},
+            ["attempt_id", "ke3", "auth"],
+        ),
         _obj({"deleted": {"type": "boolean"}}),
         LOGIN_END,
     ),

@@ -9,10 +9,14 @@ Rules:
   sealed server state has committed, so no KE2 can reach the network before its attempt is
   durable (:meth:`VaultCore.recover_start_flow`; the flows and their fallbacks to the store's
   transactional methods are in :mod:`coffer.vault.fastpath`).
-- The server login state between KE2 and KE3 never stays in memory: it is sealed under
-  ``HKDF(server setup, "coffer-vault/v1/login-state")`` with the attempt ID, account and
-  generation as associated data, and stored under a random 128-bit attempt ID that the store
-  consumes exactly once (``DELETE … RETURNING``). Any node sharing the database can finish it.
+- The server login state between KE2 and KE3 never stays in memory. The attempt is a pending
+  row under a random 128-bit attempt ID that the store consumes exactly once (``DELETE …
+  RETURNING``); the state is sealed under ``HKDF(server setup, "coffer-vault/v1/login-state")``
+  with the attempt ID, account and generation as associated data and stored in that row — or,
+  when the client asks (``client_state``), sealed under ``HKDF(server setup,
+  "coffer-vault/v1/held-login-state")`` with the attempt ID as associated data and handed to
+  the client (``login_state``), which sends it back with KE3. Any node sharing the database
+  can finish either. A held attempt is spent, and its KE1 checked, before KE2 is built.
 - An OPRF evaluation is given out only (a) for an account that has no record yet (registration,
   under a credential identifier drawn fresh for this registration), (b) inside a counted KE2, or
   (c) after a verified KE3 (change password). So one attempt never tests more than one password.
@@ -48,6 +52,7 @@ from coffer.opaque import (
     MisuseError,
     ServerLoginState,
     ServerSetup,
+    check_ke1,
     server_login_finish,
     server_login_start,
     server_registration_finish,
@@ -71,6 +76,7 @@ from coffer.vault.fastpath import (
     ReadAttempt,
     ReadPending,
     SpendAttempt,
+    SpendFresh,
     TakeCharges,
     drive_sync,
 )
@@ -112,6 +118,7 @@ class VaultCore:
         self.clock = clock
         self.rng = rng
         self._state_key = _crypto.derive(setup.to_bytes(), _crypto.LABEL_STATE)
+        self._held_key = _crypto.derive(setup.to_bytes(), _crypto.LABEL_HELD_STATE)
         self.after_attempt_commit: Callable[[], None] | None = None
         self.follow_stored_settings = False
         self.apply(settings or VaultSettings())
@@ -153,6 +160,7 @@ class VaultCore:
             "default_ksf": s.default_ksf,
             "accepted_ksf": s.accepted_ksf(),
             "witness": True,
+            "client_state": True,
         }
 
     def attempts(self, account: str, ctx: AuditContext) -> dict[str, Any]:
@@ -193,9 +201,14 @@ class VaultCore:
         try:
             account = wire.field_account(body)
             ke1 = wire.field_bytes(body, "ke1", length=KE1_LEN)
+            held = wire.field_flag(body, "client_state")
+            if held:
+                _check_ke1(ke1)  # before the attempt is spent: a bad KE1 costs no guess
         except BadRequest:
             yield from self._charge(charges, now)
             raise
+        if held:
+            return (yield from self._start_held(account, ke1, charges, now, ctx))
         wait, row = yield ReadAttempt(account, charges, now)
         if wait:
             raise RateLimited("too many requests; slow down", retry_after=wait)
@@ -217,6 +230,37 @@ class VaultCore:
         self._committed()
         return result  # type: ignore[no-any-return]
 
+    def _start_held(
+        self, account: str, ke1: bytes, charges: tuple[Charge, ...], now: float, ctx: AuditContext
+    ) -> Flow[dict[str, Any]]:
+        """``recover/start`` with ``client_state``: one statement spends the attempt and stores
+        the pending row, and KE2 is built from the row it returned, after its commit; the
+        sealed server state goes to the client (``login_state``) instead of the database."""
+        attempt_id = self.rng(wire.ID_LEN)
+        expires = now + self.settings.attempt_ttl
+        wait, row = yield SpendFresh(account, attempt_id, charges, now, expires, ctx)
+        if wait:
+            raise RateLimited("too many requests; slow down", retry_after=wait)
+        if row is not None:
+            self._committed()
+            pending = PendingRow(attempt_id, account, "login", row.generation, b"", expires)
+            state, answer = self._ke2(row, ke1, attempt_id)
+            answer["login_state"] = self._hold(state, pending)
+            return answer
+        ghost = (self.rng(wire.ID_LEN), self._default_ksf)
+
+        def build(row: AttemptRow) -> tuple[PendingRow, dict[str, Any]]:
+            pending, answer = self._answer_ke1(row, ke1, now)
+            state = _crypto.open_sealed(self._state_key, pending.sealed, self._state_ad(pending))
+            answer["login_state"] = self._hold(state, pending)
+            return pending, answer
+
+        result = yield Blocking(lambda: self.store.take_attempt(account, ghost, now, ctx, build))
+        if result is None:
+            raise VaultLocked("the password route of this account is locked", attempts_left=0)
+        self._committed()
+        return result  # type: ignore[no-any-return]
+
     def recover_finish_flow(
         self, body: dict[str, Any], ctx: AuditContext, charges: tuple[Charge, ...]
     ) -> Flow[dict[str, Any]]:
@@ -225,20 +269,26 @@ class VaultCore:
         try:
             attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
             ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
+            held = self._held(body, attempt_id)
         except BadRequest:
             yield from self._charge(charges, now)
             raise
         # A finish for a live attempt takes no token: its start took them, and an attempt
         # finishes at most once, so uncharged finishes never outnumber charged starts. Any
         # other finish (an unknown, used or junk attempt ID) is charged before it is answered.
-        _wait, pending = yield ReadPending(attempt_id, (), now)
-        if pending is None:
-            yield from self._charge(charges, now)
-            raise AttemptExpired("unknown, used or expired attempt")
         keys: dict[str, bytes] = {}
-        verify = self._verifier(ke3, keys, None)
+        verify = self._verifier(ke3, keys, None, held)
+        if held is not None:  # the state came back with the request: no read before the finish
+            pending: PendingRow | None = held[1]
+            live = True
+        else:
+            _wait, pending = yield ReadPending(attempt_id, (), now)
+            if pending is None:
+                yield from self._charge(charges, now)
+                raise AttemptExpired("unknown, used or expired attempt")
+            live = pending.expires_at > now
         done: Finish[bytes] | None = None
-        if pending.expires_at > now and verify(pending):
+        if pending is not None and live and verify(pending):
             ok = yield FinishOk(pending, now, ctx)
             if ok == "conflict":
                 done = Finish(Outcome.CONFLICT, pending.account)
@@ -282,9 +332,10 @@ class VaultCore:
         ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
         request = wire.field_bytes(body, "registration_request", length=REGISTRATION_REQUEST_LEN)
         tag = wire.field_bytes(body, "auth", length=wire.AUTH_LEN)
+        held = self._held(body, attempt_id)
         keys: dict[str, bytes] = {}
         verify = self._verifier(
-            ke3, keys, lambda k: _crypto.mac_ok(k, tag, b"change", attempt_id, request)
+            ke3, keys, lambda k: _crypto.mac_ok(k, tag, b"change", attempt_id, request), held
         )
         grant_id, reg_id = self.rng(wire.ID_LEN), self.rng(wire.ID_LEN)
         out: dict[str, Any] = {}
@@ -339,8 +390,11 @@ class VaultCore:
         attempt_id = wire.field_bytes(body, "attempt_id", length=wire.ID_LEN)
         ke3 = wire.field_bytes(body, "ke3", length=KE3_LEN)
         tag = wire.field_bytes(body, "auth", length=wire.AUTH_LEN)
+        held = self._held(body, attempt_id)
         keys: dict[str, bytes] = {}
-        verify = self._verifier(ke3, keys, lambda k: _crypto.mac_ok(k, tag, b"delete", attempt_id))
+        verify = self._verifier(
+            ke3, keys, lambda k: _crypto.mac_ok(k, tag, b"delete", attempt_id), held
+        )
         done = self.store.finish_login(attempt_id, self.clock(), ctx, verify, Action.DELETE)
         self._check_finish(done)
         return {"deleted": True}
@@ -349,6 +403,20 @@ class VaultCore:
     def _answer_ke1(
         self, row: AttemptRow, ke1: bytes, now: float
     ) -> tuple[PendingRow, dict[str, Any]]:
+        """KE2 for ``row`` and the pending row that stores its sealed state."""
+        state, answer = self._ke2(row, ke1, None)
+        attempt_id = wire.b64d(answer["attempt_id"])
+        pending = PendingRow(attempt_id, row.account, "login", row.generation, b"", 0.0)
+        sealed = _crypto.seal(self._state_key, state, self._state_ad(pending))
+        expires = now + self.settings.attempt_ttl
+        pending = PendingRow(attempt_id, row.account, "login", row.generation, sealed, expires)
+        return pending, answer
+
+    def _ke2(
+        self, row: AttemptRow, ke1: bytes, attempt_id: bytes | None
+    ) -> tuple[bytes, dict[str, Any]]:
+        """(the server login state, the answer carrying KE2); a fresh attempt ID is drawn
+        after the OPAQUE randomness unless one is given."""
         cred = wire.credential_identifier(row.account, row.cred_id)
         try:
             state, ke2 = server_login_start(
@@ -356,11 +424,7 @@ class VaultCore:
             )
         except (EncodingError, InvalidLogin, MisuseError):
             raise BadRequest("field 'ke1' is not a valid KE1") from None
-        attempt_id = self.rng(wire.ID_LEN)
-        pending = PendingRow(attempt_id, row.account, "login", row.generation, b"", 0.0)
-        sealed = _crypto.seal(self._state_key, state.to_bytes(), self._state_ad(pending))
-        expires = now + self.settings.attempt_ttl
-        pending = PendingRow(attempt_id, row.account, "login", row.generation, sealed, expires)
+        attempt_id = self.rng(wire.ID_LEN) if attempt_id is None else attempt_id
         answer = {
             "attempt_id": wire.b64e(attempt_id),
             "ke2": wire.b64e(ke2),
@@ -368,17 +432,56 @@ class VaultCore:
             "ksf": _stored_ksf(row.ksf),
             "expires_in": self.settings.attempt_ttl,
         }
-        return pending, answer
+        return state.to_bytes(), answer
+
+    def _hold(self, state: bytes, p: PendingRow) -> str:
+        """The client-held login state (``login_state``): version 1 ‖ XChaCha20-Poly1305 under
+        the held-state key of generation (8 bytes) ‖ state length (2) ‖ state ‖ account, with
+        the attempt ID as associated data."""
+        plain = p.generation.to_bytes(8, "big") + len(state).to_bytes(2, "big") + state
+        return wire.b64e(
+            HELD_VERSION + _crypto.seal(self._held_key, plain + p.account.encode(), p.id)
+        )
+
+    def _held(self, body: dict[str, Any], attempt_id: bytes) -> tuple[bytes, PendingRow] | None:
+        """The request's ``login_state`` opened: (state, the pending row it stands for), or
+        None without one. One that does not open for this attempt is a bad request."""
+        if "login_state" not in body:
+            return None
+        token = wire.field_bytes(body, "login_state", min_len=1, max_len=wire.MAX_HELD_STATE)
+        try:
+            if token[:1] != HELD_VERSION:
+                raise _crypto.OpenFailed("unknown version")
+            plain = _crypto.open_sealed(self._held_key, token[1:], attempt_id)
+            size = int.from_bytes(plain[8:10], "big")
+            state, account = plain[10 : 10 + size], plain[10 + size :].decode()
+            generation = int.from_bytes(plain[:8], "big")
+        except (_crypto.OpenFailed, UnicodeDecodeError):
+            raise BadRequest("field 'login_state' is not this attempt's login state") from None
+        return state, PendingRow(attempt_id, account, "login", generation, b"", 0.0)
 
     def _verifier(
-        self, ke3: bytes, keys: dict[str, bytes], extra: Callable[[bytes], bool | None] | None
+        self,
+        ke3: bytes,
+        keys: dict[str, bytes],
+        extra: Callable[[bytes], bool | None] | None,
+        held: tuple[bytes, PendingRow] | None = None,
     ) -> Callable[[PendingRow], bool]:
         """KE3's check on a pending row; ``extra`` (given the auth key) must not say False.
-        Without ``extra`` (a recovery) no auth key is derived."""
+        Without ``extra`` (a recovery) no auth key is derived. The state is the row's sealed
+        one, or for a client-held attempt the one ``held`` came back with; a client-held
+        attempt finished without its state is a bad request (nothing consumed)."""
 
         def verify(p: PendingRow) -> bool:
             try:
-                blob = _crypto.open_sealed(self._state_key, p.sealed, self._state_ad(p))
+                if p.sealed:
+                    blob = _crypto.open_sealed(self._state_key, p.sealed, self._state_ad(p))
+                elif held is None:
+                    raise BadRequest("this attempt's state is held by the client: send login_state")
+                elif (held[1].account, held[1].generation) != (p.account, p.generation):
+                    return False
+                else:
+                    blob = held[0]
                 keys["session"] = server_login_finish(ServerLoginState.from_bytes(blob), ke3)
             except (_crypto.OpenFailed, InvalidLogin, EncodingError, MisuseError):
                 return False
@@ -447,6 +550,17 @@ class VaultCore:
         if done.locked:
             raise VaultLocked("login failed; the password route is now locked", attempts_left=0)
         raise LoginFailed("login failed", attempts_left=done.attempts_left)
+
+
+HELD_VERSION = b"\x01"
+
+
+def _check_ke1(ke1: bytes) -> None:
+    """Refuse a KE1 whose elements do not decode (what ``server_login_start`` would refuse)."""
+    try:
+        check_ke1(ke1)
+    except (EncodingError, InvalidLogin, MisuseError):
+        raise BadRequest("field 'ke1' is not a valid KE1") from None
 
 
 def _json_obj(text: str) -> Any:

@@ -22,6 +22,7 @@ from coffer.vault.fastpath import (
     ReadAttempt,
     ReadPending,
     SpendAttempt,
+    SpendFresh,
     StoreRequest,
     TakeCharges,
 )
@@ -75,6 +76,10 @@ def answer(store: SqlStore, request: StoreRequest) -> Any:
         return 0, pending_row(request.attempt_id, found)
     if isinstance(request, SpendAttempt):
         return _spend(store, request)
+    if isinstance(request, SpendFresh):
+        with store._quick() as cur:
+            wait = _take(store, cur, request.charges, request.now)
+        return (wait, None) if wait else (0, _spend_fresh(store, request))
     if isinstance(request, FinishOk):
         return _finish(store, request)
     raise TypeError(f"not a fast-path store request: {type(request).__name__}")
@@ -104,6 +109,24 @@ def _spend(store: SqlStore, r: SpendAttempt) -> int | None:
         left = int(found[0])
         store._record_attempt(cur, r.pending, r.now, r.ctx, left)
     return left
+
+
+def _spend_fresh(store: SqlStore, r: SpendFresh) -> AttemptRow | None:
+    with store._tx() as cur:
+        found = store._run(
+            cur,
+            "UPDATE accounts SET attempts_left = attempts_left - 1, updated_at = %s"
+            " WHERE account = %s AND attempts_left > 0 AND state <> 'locked'"
+            " RETURNING record, cred_id, ksf, attempts_left, generation, state",
+            r.now,
+            r.account,
+        ).fetchone()
+        row = attempt_row(r.account, found)
+        if row is None:
+            return None
+        pending = PendingRow(r.attempt_id, r.account, "login", row.generation, b"", r.expires_at)
+        store._record_attempt(cur, pending, r.now, r.ctx, row.attempts_left)
+    return row
 
 
 def _finish(store: SqlStore, r: FinishOk) -> tuple[bytes, int] | str | None:

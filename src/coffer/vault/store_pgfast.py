@@ -11,6 +11,9 @@ Rules (the portable versions in :mod:`coffer.vault.store_fast` are the reference
   <> 'locked' RETURNING``, with the pending row and the ``attempt`` audit row inserted ``FROM``
   its result: all three or none, committed (synchronously) before the statement returns, and
   two nodes racing for the last attempt are serialised by the row lock and the re-checked WHERE.
+- The spend of a client-held login (:class:`SpendFresh`) is the same ``UPDATE`` on the account
+  alone, gated on the charges, and returns the row KE2 is built from, with the pending row
+  (nothing sealed in it) and the ``attempt`` row inserted from its result.
 - The finish deletes the pending row (``expires_at > now``), restores the allowance joined on
   what the delete returned, and writes the ``success`` row from the restore's result. The
   account row is locked by the restore within the same statement, so a concurrent failure's
@@ -31,6 +34,7 @@ from coffer.vault.fastpath import (
     ReadAttempt,
     ReadPending,
     SpendAttempt,
+    SpendFresh,
     StoreRequest,
     TakeCharges,
 )
@@ -98,6 +102,8 @@ def statement(request: StoreRequest) -> Statement:
         return sql, (*params, request.attempt_id)
     if isinstance(request, SpendAttempt):
         return _spend(request)
+    if isinstance(request, SpendFresh):
+        return _spend_fresh(request)
     if isinstance(request, FinishOk):
         return _finish(request)
     raise TypeError(f"not a fast-path store request: {type(request).__name__}")
@@ -121,6 +127,27 @@ def _spend(r: SpendAttempt) -> Statement:
     )
     params = (r.now, r.row.account, r.row.generation, p.id, p.generation, p.sealed, p.expires_at)
     return sql, (*params, r.now, r.ctx.client, r.ctx.node)
+
+
+def _spend_fresh(r: SpendFresh) -> Statement:
+    live = _live(r.charges)
+    ctes, params = _charges(live, r.now)
+    gate = f" AND EXISTS (SELECT 1 FROM c{len(live) - 1})" if live else ""
+    ctes += [
+        "s AS (UPDATE accounts SET attempts_left = attempts_left - 1, updated_at = %s"
+        f" WHERE account = %s AND attempts_left > 0 AND state <> 'locked'{gate}"
+        " RETURNING account, record, cred_id, ksf, attempts_left, generation, state)",
+        "p AS (INSERT INTO pending (id, account, kind, generation, sealed, expires_at)"
+        " SELECT %s, account, 'login', generation, ''::bytea, %s FROM s)",
+        "a AS (INSERT INTO audit (ts, event, account, client, node, attempts_left, detail)"
+        " SELECT %s, 'attempt', account, %s, %s, attempts_left, NULL FROM s)",
+    ]
+    sql = (
+        _with(ctes) + f"SELECT {_granted(len(live))}, s.record, s.cred_id, s.ksf,"
+        " s.attempts_left, s.generation, s.state FROM (SELECT 1) AS one LEFT JOIN s ON true"
+    )
+    params += [r.now, r.account, r.attempt_id, r.expires_at, r.now, r.ctx.client, r.ctx.node]
+    return sql, tuple(params)
 
 
 def _finish(r: FinishOk) -> Statement:
@@ -150,6 +177,8 @@ def result(request: StoreRequest, row: Any) -> Any:
         return 0, store_fast.attempt_row(request.account, None if row[6] is None else row[1:])
     if isinstance(request, ReadPending):
         return 0, store_fast.pending_row(request.attempt_id, None if row[1] is None else row[1:])
+    if isinstance(request, SpendFresh):
+        return 0, store_fast.attempt_row(request.account, None if row[6] is None else row[1:])
     if isinstance(request, SpendAttempt):
         return None if row is None else int(row[0])
     assert isinstance(request, FinishOk)
@@ -178,6 +207,8 @@ def wait_seconds(charge: Charge, row: Any, now: float) -> int:
 def events(request: StoreRequest, answer: Any) -> tuple[str, ...]:
     """Audit events the statement wrote (for the metrics hook)."""
     if isinstance(request, SpendAttempt) and answer is not None:
+        return ("attempt",)
+    if isinstance(request, SpendFresh) and answer[1] is not None:
         return ("attempt",)
     if isinstance(request, FinishOk) and isinstance(answer, tuple):
         return ("success",)

@@ -22,6 +22,7 @@ ACCOUNT_RE = re.compile(r"^[A-Za-z0-9._@+\-]{1,128}$")
 _B64_RE = re.compile(r"^[A-Za-z0-9_\-]*={0,2}$")
 MAX_SECRET = 512
 MIN_SECRET = 16
+MAX_HELD_STATE = 512  # a client-held login state (``login_state``): about 190 bytes + account
 ID_LEN = 16
 AUTH_LEN = 32
 MAX_KSF_MEMORY_KIB = 4 * 2**20
@@ -75,6 +76,14 @@ def field_bytes(
     if max_len is not None and not min_len <= len(data) <= max_len:
         raise BadRequest(f"field {name!r} must decode to {min_len}..{max_len} bytes")
     return data
+
+
+def field_flag(body: dict[str, Any], name: str) -> bool:
+    """An optional boolean field (absent: False)."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"field {name!r} must be true or false")
+    return value
 
 
 def field_account(body: dict[str, Any], name: str = "account") -> str:
