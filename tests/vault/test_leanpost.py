@@ -43,11 +43,11 @@ def _post(
     ).encode() + body
 
 
-def _chunked(body: bytes) -> bytes:
+def _chunked(body: bytes, media: bytes = b"application/json") -> bytes:
     """The same request with a chunked body: never lean, so uvicorn's ASGI cycle answers it."""
     return (
-        b"POST /v1/recover/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        b"POST /v1/recover/start HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (media, len(body), body)
     )
 
 
@@ -108,6 +108,28 @@ def test_a_lean_answer_is_the_asgi_answer(node: Node) -> None:
     assert lean[1]["x-coffer-error"] == "bad_request" and "date" in lean[1]
     assert lean[2] == asgi[2]
     assert json.loads(lean[2])["error"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    ("media", "status"),
+    [
+        ("application/json; charset=utf-8", "400"),
+        ("Application/JSON", "400"),
+        ("text/plain", "415"),
+        ("application/jsonx", "415"),
+    ],
+)
+def test_media_types_get_the_asgi_answer(node: Node, media: str, status: str) -> None:
+    c = Conn(node)
+    try:
+        c.sock.sendall(_post(BAD_KE1, head="").replace(b"application/json", media.encode(), 1))
+        lean = c.response()
+        c.sock.sendall(_chunked(BAD_KE1, media.encode()))
+        asgi = c.response()
+    finally:
+        c.close()
+    assert lean[0].split(" ")[1] == asgi[0].split(" ")[1] == status
+    assert (_without_date(lean[1]), lean[2]) == (_without_date(asgi[1]), asgi[2])
 
 
 def test_pipelined_requests_are_answered_in_order(node: Node) -> None:

@@ -48,6 +48,15 @@ _JSON_HEAD = b"content-type: application/json\r\ncontent-length: "
 _REFUSING = (b"transfer-encoding", b"expect", b"upgrade")
 
 
+def _is_json(media: bytes) -> bool:
+    """The media type test of :func:`coffer.vault.asgi_post.check_headers` (415 otherwise)."""
+    try:
+        check_headers({b"content-type": media})
+    except Exception:
+        return False
+    return True
+
+
 class _NoEvent:
     """Stands in for a cycle's ``message_event``: nothing waits on a lean cycle's body."""
 
@@ -119,9 +128,8 @@ class LeanPostProtocol(GuardedProtocol):
         declared = headers.get(b"content-length")
         if declared is None or not declared.isdigit() or int(declared) > MAX_BODY:
             return None
-        try:
-            check_headers(headers)
-        except Exception:
+        media = headers.get(b"content-type", b"")
+        if media != b"application/json" and not _is_json(media):
             return None
         keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
         return _LeanCycle(route[1], route[0], headers, keep_alive)
