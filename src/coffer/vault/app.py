@@ -53,7 +53,7 @@ from coffer.vault import openapi, store_admin
 from coffer.vault.asgi_post import MAX_BODY as MAX_BODY
 from coffer.vault.asgi_post import MAX_DEPTH as MAX_DEPTH
 from coffer.vault.asgi_post import Endpoint, PostFront
-from coffer.vault.audit import elapsed_ms, log_event
+from coffer.vault.audit import LOGGER, elapsed_ms, log_event
 from coffer.vault.clientaddr import Network, client_address
 from coffer.vault.errors import (
     RateLimited,
@@ -291,6 +291,8 @@ class _Api:
     ) -> None:
         """Metrics and the log line of one answered request (``path`` is a routed path)."""
         METRICS.request(path, status, time.perf_counter() - start)
+        if not LOGGER.isEnabledFor(logging.INFO):
+            return  # (the fields below cost a login's node more than the check)
         log_event(
             method=method,
             path=path,

@@ -37,6 +37,7 @@ Endpoint = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
 MAX_BODY = 4096
 MAX_DEPTH = 8
 _JSON = (b"content-type", b"application/json")
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 class _Disconnected(Exception):
@@ -98,8 +99,7 @@ class PostFront:
             raise
         except Exception as exc:
             status, answer, extra = self.api.error_parts(exc)
-        data = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return status, data.encode(), extra
+        return status, _ENCODER.encode(answer).encode(), extra
 
     def record(
         self,

@@ -173,7 +173,8 @@ class FastConn:
             await asyncio.sleep(0)  # the socket buffer is full: rare for these short statements
         last: pq.abc.PGresult | None = None
         while True:
-            self._pg.consume_input()
+            # no read here: the reader callback consumes whatever arrives (a read before the
+            # answer can be there, and another right after the callback, only meet EAGAIN)
             if self._pg.is_busy():
                 self._waiter = self._loop.create_future()
                 try:
@@ -226,7 +227,8 @@ class FastPool:
             self._free.put_nowait(None)
 
     async def row(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        conn = await self._free.get()
+        free = self._free
+        conn = free.get_nowait() if free.qsize() else await free.get()  # (no await when free)
         try:
             if conn is None or conn.broken:
                 conn = await FastConn.open(self.dsn, self.schema)

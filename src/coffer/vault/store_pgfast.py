@@ -23,6 +23,7 @@ Rules (the portable versions in :mod:`coffer.vault.store_fast` are the reference
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -54,12 +55,18 @@ def _charges(charges: tuple[Charge, ...], now: float) -> tuple[list[str], list[A
     for i, c in enumerate(charges):
         step = 1.0 / c.rate
         tau = (c.burst - 1) * step
-        gate = f" WHERE EXISTS (SELECT 1 FROM c{i - 1})" if i else ""
-        ctes.append(f"c{i} AS (INSERT INTO rate_limits (key, tat) SELECT %s, %s{gate}" + _BUCKET)
+        ctes.append(_cte(i))
         params += [c.key, now + step, now, step, now, now + tau]
     return ctes, params
 
 
+@functools.cache
+def _cte(i: int) -> str:
+    gate = f" WHERE EXISTS (SELECT 1 FROM c{i - 1})" if i else ""
+    return f"c{i} AS (INSERT INTO rate_limits (key, tat) SELECT %s, %s{gate}" + _BUCKET
+
+
+@functools.cache
 def _granted(n: int) -> str:
     """A column counting the charges granted (they are granted in order)."""
     return " + ".join(f"(SELECT count(*) FROM c{i})" for i in range(n)) if n else "0"
@@ -131,9 +138,15 @@ def _spend(r: SpendAttempt) -> Statement:
 
 def _spend_fresh(r: SpendFresh) -> Statement:
     live = _live(r.charges)
-    ctes, params = _charges(live, r.now)
-    gate = f" AND EXISTS (SELECT 1 FROM c{len(live) - 1})" if live else ""
-    ctes += [
+    _ctes, params = _charges(live, r.now)
+    params += [r.now, r.account, r.attempt_id, r.expires_at, r.now, r.ctx.client, r.ctx.node]
+    return _spend_fresh_sql(len(live)), tuple(params)
+
+
+@functools.cache
+def _spend_fresh_sql(n: int) -> str:
+    gate = f" AND EXISTS (SELECT 1 FROM c{n - 1})" if n else ""
+    ctes = [_cte(i) for i in range(n)] + [
         "s AS (UPDATE accounts SET attempts_left = attempts_left - 1, updated_at = %s"
         f" WHERE account = %s AND attempts_left > 0 AND state <> 'locked'{gate}"
         " RETURNING account, record, cred_id, ksf, attempts_left, generation, state)",
@@ -142,12 +155,10 @@ def _spend_fresh(r: SpendFresh) -> Statement:
         "a AS (INSERT INTO audit (ts, event, account, client, node, attempts_left, detail)"
         " SELECT %s, 'attempt', account, %s, %s, attempts_left, NULL FROM s)",
     ]
-    sql = (
-        _with(ctes) + f"SELECT {_granted(len(live))}, s.record, s.cred_id, s.ksf,"
+    return (
+        _with(ctes) + f"SELECT {_granted(n)}, s.record, s.cred_id, s.ksf,"
         " s.attempts_left, s.generation, s.state FROM (SELECT 1) AS one LEFT JOIN s ON true"
     )
-    params += [r.now, r.account, r.attempt_id, r.expires_at, r.now, r.ctx.client, r.ctx.node]
-    return sql, tuple(params)
 
 
 def _finish(r: FinishOk) -> Statement:
