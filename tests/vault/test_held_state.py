@@ -15,7 +15,8 @@ from coffer.vault.errors import AttemptExpired, BadRequest, LoginFailed, VaultLo
 from coffer.vault.protocol import VaultCore
 from coffer.vault.store import SqlStore
 
-from .test_protocol import CFG, CTX, PW, _register
+from .test_protocol import CFG, CTX, PW, Clock, _register
+from .vault_helpers import SETTINGS
 
 
 def _start(core: VaultCore, password: bytes = PW, account: str = "amy") -> tuple[dict, bytes]:
@@ -147,3 +148,18 @@ def test_stored_and_held_logins_side_by_side(core: VaultCore, store: SqlStore) -
     ke3, _ = _ke3(held, held_state)
     # the account's allowance was restored meanwhile; the held attempt still finishes
     assert _finish(core, held, ke3, login_state=held["login_state"])["attempts_left"] == 10
+
+
+def test_an_expired_held_attempt_counts_and_says_so(core: VaultCore, store: SqlStore) -> None:
+    """Past its expiry the held state still opens, but the finish is refused and the attempt
+    counts (as a stored one does)."""
+    clock = Clock()
+    core = VaultCore(core.setup, store, SETTINGS, clock=clock)
+    _register(core)
+    out, state = _start(core)
+    ke3, _ = _ke3(out, state)
+    clock.now += SETTINGS.attempt_ttl + 1
+    with pytest.raises(AttemptExpired) as info:
+        _finish(core, out, ke3, login_state=out["login_state"])
+    assert info.value.extra["attempts_left"] == 9
+    assert core.attempts("amy", CTX)["attempts_left"] == 9
