@@ -125,12 +125,16 @@ async def _read_json(headers: dict[bytes, bytes], receive: Receive) -> dict[str,
 
 def check_headers(headers: dict[bytes, bytes]) -> None:
     """A POST's media type (415) and declared length (413), before its body is read."""
-    media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-    if media != b"application/json":
+    if not is_json_media(headers.get(b"content-type", b"")):
         raise UnsupportedMediaType("request bodies must be sent as Content-Type: application/json")
     declared = headers.get(b"content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise TooLarge(f"request bodies are limited to {MAX_BODY} bytes")
+
+
+def is_json_media(content_type: bytes) -> bool:
+    """``Content-Type`` says ``application/json`` (parameters such as a charset allowed)."""
+    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

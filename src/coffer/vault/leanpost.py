@@ -41,20 +41,11 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from coffer.vault.asgi_post import MAX_BODY, Endpoint, PostFront, check_headers, parse_body
+from coffer.vault.asgi_post import MAX_BODY, Endpoint, PostFront, is_json_media, parse_body
 from coffer.vault.netguard import GuardedProtocol
 
 _JSON_HEAD = b"content-type: application/json\r\ncontent-length: "
 _REFUSING = (b"transfer-encoding", b"expect", b"upgrade")
-
-
-def _is_json(media: bytes) -> bool:
-    """The media type test of :func:`coffer.vault.asgi_post.check_headers` (415 otherwise)."""
-    try:
-        check_headers({b"content-type": media})
-    except Exception:
-        return False
-    return True
 
 
 class _NoEvent:
@@ -129,7 +120,7 @@ class LeanPostProtocol(GuardedProtocol):
         if declared is None or not declared.isdigit() or int(declared) > MAX_BODY:
             return None
         media = headers.get(b"content-type", b"")
-        if media != b"application/json" and not _is_json(media):
+        if media != b"application/json" and not is_json_media(media):
             return None
         keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
         return _LeanCycle(route[1], route[0], headers, keep_alive)
