@@ -137,6 +137,21 @@ def test_unknown_accounts_answer_held_logins_like_known_ones(
     assert again["attempts_left"] == 8 and "login_state" in again
 
 
+def test_a_first_seen_name_without_its_state_answers_like_a_known_one(
+    core: VaultCore, store: SqlStore
+) -> None:
+    """The first held start for a name (the ghost row is made in that transaction) stores no
+    state either: its finish without ``login_state`` is the same 400 a registered account gets,
+    so leaving the state out cannot tell never-tried names from others."""
+    _register(core)
+    for account in ("amy", "nobody"):
+        out, _ = _start(core, account=account)
+        assert _pending_sealed(store, out["attempt_id"]) == b""
+        with pytest.raises(BadRequest, match="login_state"):
+            _finish(core, out, os.urandom(64))
+        assert _pending_sealed(store, out["attempt_id"]) == b""  # nothing consumed
+
+
 def test_stored_and_held_logins_side_by_side(core: VaultCore, store: SqlStore) -> None:
     _register(core)
     held, held_state = _start(core)

@@ -241,20 +241,19 @@ class VaultCore:
         wait, row = yield SpendFresh(account, attempt_id, charges, now, expires, ctx)
         if wait:
             raise RateLimited("too many requests; slow down", retry_after=wait)
-        if row is not None:
-            self._committed()
-            pending = PendingRow(attempt_id, account, "login", row.generation, b"", expires)
-            state, answer = self._ke2(row, ke1, attempt_id)
-            answer["login_state"] = self._hold(state, pending)
-            return answer
-        ghost = (self.rng(wire.ID_LEN), self._default_ksf)
 
-        def build(row: AttemptRow) -> tuple[PendingRow, dict[str, Any]]:
-            pending, answer = self._answer_ke1(row, ke1, now)
-            state = _crypto.open_sealed(self._state_key, pending.sealed, self._state_ad(pending))
+        def build(spent: AttemptRow) -> tuple[PendingRow, dict[str, Any]]:
+            """KE2 and the held state for ``spent``; the pending row stores no state either way,
+            so a first-seen name (a ghost made here) finishes exactly like any other."""
+            pending = PendingRow(attempt_id, account, "login", spent.generation, b"", expires)
+            state, answer = self._ke2(spent, ke1, attempt_id)
             answer["login_state"] = self._hold(state, pending)
             return pending, answer
 
+        if row is not None:
+            self._committed()
+            return build(row)[1]
+        ghost = (self.rng(wire.ID_LEN), self._default_ksf)
         result = yield Blocking(lambda: self.store.take_attempt(account, ghost, now, ctx, build))
         if result is None:
             raise VaultLocked("the password route of this account is locked", attempts_left=0)
